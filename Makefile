@@ -1,0 +1,102 @@
+# qdb - interactive quantization debugger. GNU make; dependencies via pkg-config.
+#
+#   make            build ./qdb
+#   make deps       install the Debian packages the build, tests, demo and bench need
+#   make check      run the whole test suite (cmocka unit tests, ONNX conformance, peer check)
+#   make asan       the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      float speed against onnxruntime (same model, input, threads)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+BUILD      ?= build
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+PROTOC_C   ?= protoc-c
+
+VERSION    := 0.1.0
+PKGS       := libprotobuf-c openblas libcjson zlib
+TEST_PKGS  := cmocka
+
+OPT        ?= -O2
+CFLAGS     ?= $(OPT) -g
+QDB_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
+              -D_POSIX_C_SOURCE=200809L -DQDB_VERSION=\"$(VERSION)\" \
+              -Iengine -I$(BUILD)/gen \
+              $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LIBS       := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+GEN_SRC    := $(BUILD)/gen/onnx.pb-c.c
+ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c))
+CLI_SRC    := $(sort $(wildcard cli/*.c))
+TEST_SRC   := $(sort $(wildcard tests/test_*.c))
+
+LIB_OBJ    := $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/gen/%.o) $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB        := $(BUILD)/libqdb.a
+
+.PHONY: all deps check check-unit check-conformance check-peer asan bench install uninstall clean
+
+all: qdb
+
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	cp $(ONNX_PROTO) $(BUILD)/gen/onnx.proto
+	cd $(BUILD)/gen && $(PROTOC_C) --c_out=. onnx.proto
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags libprotobuf-c) -c $< -o $@
+
+$(BUILD)/%.o: %.c $(BUILD)/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QDB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+qdb: $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(TEST_LIBS)
+
+deps:
+	@scripts/deps.sh
+
+# The README's test command. Installs what is missing first.
+check: deps
+	@$(MAKE) --no-print-directory check-unit check-conformance check-peer
+
+check-unit: qdb $(TEST_BIN)
+	@scripts/run-tests.sh $(TEST_BIN)
+
+check-conformance: qdb
+	@./qdb conformance /usr/share/libonnx-testdata/data
+
+check-peer: qdb
+	@scripts/peer-check.sh
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    check-unit check-conformance
+
+bench: qdb
+	@scripts/deps.sh
+	@bench/run.sh
+
+install: qdb
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 qdb $(DESTDIR)$(PREFIX)/bin/qdb
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/qdb
+
+clean:
+	rm -rf build build-asan qdb
+
+-include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+/* executor.h - runs a prepared qdb_graph on float inputs of any batch size.
+ *
+ * Every node's outputs pass through an optional hook right after they are
+ * computed: it may read them (calibration statistics) or overwrite them in
+ * place (fake quantization), and can stop the run (cancellation). With no
+ * hook installed the cost is one NULL test per node. Intermediate tensors
+ * are freed as soon as their last consumer has run. */
+#ifndef QDB_EXECUTOR_H
+#define QDB_EXECUTOR_H
+
+#include "graph.h"
+
+/* Called after node `node` computed output number `slot` into `t`. The hook
+ * may modify t's data (not its shape). Return 0 to go on, non-zero to stop
+ * the run with QDB_ERR_CANCELLED. */
+typedef int (*qdb_exec_hook)(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t);
+
+typedef struct qdb_exec qdb_exec;
+
+/* The executor borrows `g`, which must outlive it and stay unchanged. */
+qdb_exec *qdb_exec_new(const qdb_graph *g, qdb_err *e);
+void qdb_exec_free(qdb_exec *x);
+void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user);
+
+/* Run the graph. `inputs` has g->n_inputs tensors (borrowed; shapes must
+ * match the graph's with any batch size where the batch is free). On
+ * success outputs[k] (k < g->n_outputs) receive new tensors owned by the
+ * caller. On failure nothing is returned and `e` names the node. */
+qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor **outputs,
+                        qdb_err *e);
+
+#endif

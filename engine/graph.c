@@ -1,0 +1,351 @@
+/* graph.c - construction, linking, topological order and attribute access
+ * for qdb_graph (see graph.h). */
+#include "graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+static char *dupstr(const char *s)
+{
+    if (!s)
+        s = "";
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+qdb_graph *qdb_graph_new(const char *path)
+{
+    qdb_graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->path = dupstr(path ? path : "");
+    if (!g->path) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void qdb_attr_clear(qdb_attr *a)
+{
+    free(a->name);
+    free(a->s);
+    qdb_tensor_free(a->t);
+    free(a->floats);
+    free(a->ints);
+    if (a->strings)
+        for (int i = 0; i < a->n; i++)
+            free(a->strings[i]);
+    free(a->strings);
+    memset(a, 0, sizeof *a);
+}
+
+static void node_clear(qdb_node *n)
+{
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+    free(n->in);
+    free(n->out);
+    for (int i = 0; i < n->n_attr; i++)
+        qdb_attr_clear(&n->attr[i]);
+    free(n->attr);
+    memset(n, 0, sizeof *n);
+}
+
+void qdb_graph_free(qdb_graph *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->n_nodes; i++)
+        node_clear(&g->nodes[i]);
+    free(g->nodes);
+    for (int i = 0; i < g->n_values; i++) {
+        free(g->values[i].name);
+        qdb_tensor_free(g->values[i].constant);
+    }
+    free(g->values);
+    free(g->inputs);
+    free(g->outputs);
+    free(g->path);
+    free(g->name);
+    free(g->producer);
+    free(g);
+}
+
+int qdb_graph_find_value(const qdb_graph *g, const char *name)
+{
+    /* Linear scan: called at load time only, graphs have a few thousand values. */
+    for (int i = 0; i < g->n_values; i++)
+        if (strcmp(g->values[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int qdb_graph_value(qdb_graph *g, const char *name, qdb_err *e)
+{
+    int v = qdb_graph_find_value(g, name);
+    if (v >= 0)
+        return v;
+    if (g->n_values == g->cap_values) {
+        int cap = g->cap_values ? 2 * g->cap_values : 64;
+        qdb_value *nv = realloc(g->values, (size_t)cap * sizeof *nv);
+        if (!nv) {
+            qdb_err_set(e, QDB_ERR_NOMEM, "out of memory adding value '%s'", name);
+            return -1;
+        }
+        g->values = nv;
+        g->cap_values = cap;
+    }
+    qdb_value *val = &g->values[g->n_values];
+    memset(val, 0, sizeof *val);
+    val->name = dupstr(name);
+    if (!val->name) {
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory adding value '%s'", name);
+        return -1;
+    }
+    val->producer = -1;
+    return g->n_values++;
+}
+
+int qdb_graph_add_node(qdb_graph *g, const char *name, const char *op_type,
+                       const char *domain, qdb_err *e)
+{
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? 2 * g->cap_nodes : 64;
+        qdb_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) {
+            qdb_err_set(e, QDB_ERR_NOMEM, "out of memory adding node '%s'", name);
+            return -1;
+        }
+        g->nodes = nn;
+        g->cap_nodes = cap;
+    }
+    qdb_node *n = &g->nodes[g->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->name = dupstr(name);
+    n->op_type = dupstr(op_type);
+    n->domain = dupstr(domain);
+    if (!n->name || !n->op_type || !n->domain) {
+        node_clear(n);
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory adding node '%s'", name);
+        return -1;
+    }
+    return g->n_nodes++;
+}
+
+void qdb_graph_link(qdb_graph *g)
+{
+    for (int v = 0; v < g->n_values; v++) {
+        g->values[v].producer = -1;
+        g->values[v].n_consumers = 0;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        qdb_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0)
+                g->values[n->out[k]].producer = i;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0)
+                g->values[n->in[k]].n_consumers++;
+    }
+}
+
+qdb_status qdb_graph_toposort(qdb_graph *g, qdb_err *e)
+{
+    qdb_status st = QDB_OK;
+    int *ready = calloc((size_t)g->n_values + 1, sizeof *ready);
+    int *order = malloc(((size_t)g->n_nodes + 1) * sizeof *order);
+    char *done = calloc((size_t)g->n_nodes + 1, 1);
+    if (!ready || !order || !done) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory sorting the graph");
+        goto out;
+    }
+    for (int v = 0; v < g->n_values; v++)
+        ready[v] = g->values[v].constant != NULL;
+    for (int k = 0; k < g->n_inputs; k++)
+        ready[g->inputs[k]] = 1;
+
+    /* Repeated sweeps keep the file's order when it is already topological
+     * (the usual case: one sweep). */
+    int placed = 0;
+    for (;;) {
+        int progress = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (done[i])
+                continue;
+            const qdb_node *n = &g->nodes[i];
+            int ok = 1;
+            for (int k = 0; k < n->n_in && ok; k++)
+                if (n->in[k] >= 0 && !ready[n->in[k]])
+                    ok = 0;
+            if (!ok)
+                continue;
+            done[i] = 1;
+            order[placed++] = i;
+            progress = 1;
+            for (int k = 0; k < n->n_out; k++)
+                if (n->out[k] >= 0)
+                    ready[n->out[k]] = 1;
+        }
+        if (!progress)
+            break;
+    }
+    if (placed != g->n_nodes) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (done[i])
+                continue;
+            const qdb_node *n = &g->nodes[i];
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] >= 0 && !ready[n->in[k]]) {
+                    int produced = 0;
+                    for (int j = 0; j < g->n_nodes && !produced; j++)
+                        for (int m = 0; m < g->nodes[j].n_out; m++)
+                            if (g->nodes[j].out[m] == n->in[k])
+                                produced = 1;
+                    st = qdb_err_set(e, QDB_ERR_FORMAT,
+                                     produced ? "node '%s' (%s): input '%s' depends on a cycle"
+                                              : "node '%s' (%s): input '%s' is neither a graph "
+                                                "input, an initializer nor any node's output",
+                                     n->name, n->op_type, g->values[n->in[k]].name);
+                    goto out;
+                }
+        }
+        st = qdb_err_set(e, QDB_ERR_FORMAT, "graph cannot be ordered");
+        goto out;
+    }
+    qdb_node *sorted = malloc(((size_t)g->n_nodes + 1) * sizeof *sorted);
+    if (!sorted) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory sorting the graph");
+        goto out;
+    }
+    for (int i = 0; i < g->n_nodes; i++)
+        sorted[i] = g->nodes[order[i]];
+    free(g->nodes);
+    g->nodes = sorted;
+    g->cap_nodes = g->n_nodes + 1;
+    qdb_graph_link(g);
+out:
+    free(ready);
+    free(order);
+    free(done);
+    return st;
+}
+
+void qdb_graph_prune(qdb_graph *g)
+{
+    char *live = calloc((size_t)g->n_values + 1, 1);
+    char *keep = calloc((size_t)g->n_nodes + 1, 1);
+    if (!live || !keep) {
+        free(live);
+        free(keep);
+        return; /* pruning is an optimisation; skipping it is safe */
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        live[g->outputs[k]] = 1;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        qdb_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_out && !keep[i]; k++)
+            if (n->out[k] >= 0 && live[n->out[k]] && !g->values[n->out[k]].constant)
+                keep[i] = 1;
+        if (keep[i])
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] >= 0)
+                    live[n->in[k]] = 1;
+    }
+    int m = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (keep[i])
+            g->nodes[m++] = g->nodes[i];
+        else
+            node_clear(&g->nodes[i]);
+    }
+    g->n_nodes = m;
+    /* Constants no longer read by anyone are released. */
+    for (int v = 0; v < g->n_values; v++)
+        if (!live[v] && g->values[v].constant) {
+            qdb_tensor_free(g->values[v].constant);
+            g->values[v].constant = NULL;
+        }
+    free(live);
+    free(keep);
+    qdb_graph_link(g);
+}
+
+size_t qdb_node_param_count(const qdb_graph *g, const qdb_node *n)
+{
+    size_t p = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        if (n->in[k] < 0)
+            continue;
+        const qdb_tensor *c = g->values[n->in[k]].constant;
+        if (c && c->dtype == QDB_F32)
+            p += c->numel;
+    }
+    return p;
+}
+
+const qdb_attr *qdb_node_attr(const qdb_node *n, const char *name)
+{
+    for (int i = 0; i < n->n_attr; i++)
+        if (strcmp(n->attr[i].name, name) == 0)
+            return &n->attr[i];
+    return NULL;
+}
+
+int64_t qdb_attr_int(const qdb_node *n, const char *name, int64_t def)
+{
+    const qdb_attr *a = qdb_node_attr(n, name);
+    if (!a)
+        return def;
+    if (a->type == QDB_ATTR_INT)
+        return a->i;
+    if (a->type == QDB_ATTR_FLOAT)
+        return (int64_t)a->f;
+    return def;
+}
+
+float qdb_attr_float(const qdb_node *n, const char *name, float def)
+{
+    const qdb_attr *a = qdb_node_attr(n, name);
+    if (!a)
+        return def;
+    if (a->type == QDB_ATTR_FLOAT)
+        return a->f;
+    if (a->type == QDB_ATTR_INT)
+        return (float)a->i;
+    return def;
+}
+
+const char *qdb_attr_string(const qdb_node *n, const char *name, const char *def)
+{
+    const qdb_attr *a = qdb_node_attr(n, name);
+    return (a && a->type == QDB_ATTR_STRING && a->s) ? a->s : def;
+}
+
+const int64_t *qdb_attr_ints(const qdb_node *n, const char *name, int *count)
+{
+    const qdb_attr *a = qdb_node_attr(n, name);
+    if (!a || a->type != QDB_ATTR_INTS) {
+        *count = 0;
+        return NULL;
+    }
+    *count = a->n;
+    return a->ints;
+}
+
+const float *qdb_attr_floats(const qdb_node *n, const char *name, int *count)
+{
+    const qdb_attr *a = qdb_node_attr(n, name);
+    if (!a || a->type != QDB_ATTR_FLOATS) {
+        *count = 0;
+        return NULL;
+    }
+    *count = a->n;
+    return a->floats;
+}
