@@ -14,6 +14,7 @@ CC         ?= cc
 BUILD      ?= build
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 PROTOC_C   ?= protoc-c
+ONNX_TESTDATA ?= /usr/share/libonnx-testdata/data
 
 VERSION    := 0.1.0
 PKGS       := libprotobuf-c openblas libcjson zlib
@@ -36,6 +37,7 @@ TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ    := $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/gen/%.o) $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN  := $(BUILD)/bench/bench_qdb
 LIB        := $(BUILD)/libqdb.a
 
 .PHONY: all deps check check-unit check-conformance check-peer asan bench install uninstall clean
@@ -61,8 +63,14 @@ $(LIB): $(LIB_OBJ)
 qdb: $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
 
+$(BUILD)/tests/conformance: $(BUILD)/tests/conformance.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(TEST_LIBS)
+
+$(BENCH_BIN): $(BUILD)/bench/bench_qdb.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
 deps:
 	@scripts/deps.sh
@@ -74,8 +82,8 @@ check: deps
 check-unit: qdb $(TEST_BIN)
 	@scripts/run-tests.sh $(TEST_BIN)
 
-check-conformance: qdb
-	@./qdb conformance /usr/share/libonnx-testdata/data
+check-conformance: $(BUILD)/tests/conformance
+	@$(BUILD)/tests/conformance $(ONNX_TESTDATA)
 
 check-peer: qdb
 	@scripts/peer-check.sh
@@ -85,9 +93,9 @@ asan:
 	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    check-unit check-conformance
 
-bench: qdb
+bench: qdb $(BENCH_BIN)
 	@scripts/deps.sh
-	@bench/run.sh
+	@BUILD=$(BUILD) bench/run.sh
 
 install: qdb
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -2,6 +2,7 @@
  * for qdb_graph (see graph.h). */
 #include "graph.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,31 @@ void qdb_graph_prune(qdb_graph *g)
     free(live);
     free(keep);
     qdb_graph_link(g);
+}
+
+char *qdb_value_shape_str(const qdb_value *v, char *buf, size_t n)
+{
+    size_t off = 0;
+    if (n == 0)
+        return buf;
+    buf[0] = '\0';
+    if (!v->shape_known) {
+        snprintf(buf, n, "?");
+        return buf;
+    }
+    off += (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < v->shape.ndim && off < n; i++) {
+        const char *sep = i ? "," : "";
+        if (!(v->batch_dims & (1u << i)))
+            off += (size_t)snprintf(buf + off, n - off, "%s%lld", sep, (long long)v->shape.d[i]);
+        else if (v->shape.d[i] == 1)
+            off += (size_t)snprintf(buf + off, n - off, "%sN", sep);
+        else
+            off += (size_t)snprintf(buf + off, n - off, "%sN*%lld", sep, (long long)v->shape.d[i]);
+    }
+    if (off < n)
+        snprintf(buf + off, n - off, "]");
+    return buf;
 }
 
 size_t qdb_node_param_count(const qdb_graph *g, const qdb_node *n)

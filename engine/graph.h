@@ -104,6 +104,9 @@ qdb_status qdb_graph_toposort(qdb_graph *g, qdb_err *e);
 /* Drop nodes none of whose outputs reach a graph output. */
 void qdb_graph_prune(qdb_graph *g);
 
+/* Shape of a value with batch dimensions shown as N ("[N,3,224,224]"). */
+char *qdb_value_shape_str(const qdb_value *v, char *buf, size_t n);
+
 /* Number of parameters (elements of float constants read by the node). */
 size_t qdb_node_param_count(const qdb_graph *g, const qdb_node *n);
 

@@ -37,6 +37,9 @@ typedef struct qdb_op {
      * Concat, Unsqueeze, ...): constant folding may pass QDB_DIM_BATCH
      * markers through it. Arithmetic ops leave this 0. */
     unsigned moves_values : 1;
+    /* forward() reads only the shapes of its inputs, never their data
+     * (Shape, Size): the loader can fold it for any runtime value. */
+    unsigned reads_shapes_only : 1;
 } qdb_op;
 
 /* Input i of node n, or NULL when absent. */

@@ -26,9 +26,14 @@ void qdb_err_prefix(qdb_err *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    char old[QDB_ERR_MSG_MAX];
-    memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s%s", pre, old);
+    size_t plen = strlen(pre), olen = strlen(e->msg);
+    if (plen >= sizeof e->msg)
+        plen = sizeof e->msg - 1;
+    if (plen + olen >= sizeof e->msg)
+        olen = sizeof e->msg - 1 - plen;
+    memmove(e->msg + plen, e->msg, olen);
+    memcpy(e->msg, pre, plen);
+    e->msg[plen + olen] = '\0';
 }
 
 void qdb_err_clear(qdb_err *e)

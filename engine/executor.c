@@ -1,0 +1,239 @@
+/* executor.c - runs a prepared graph (see executor.h). Each run infers the
+ * shapes for the actual batch, allocates each node's outputs just before the
+ * node runs and frees every intermediate right after its last reader. */
+#include "executor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+#include "prepare.h"
+
+struct qdb_exec {
+    const qdb_graph *g;
+    qdb_exec_hook hook;
+    void *user;
+    int max_io;
+    int *last_use;      /* per value: index of the last node reading it, -1 if none */
+    char *is_output;    /* per value: a graph output */
+    qdb_tensor **cur;   /* per value, during a run */
+    char *owned;        /* per value: cur[v] is the executor's to free */
+    const qdb_tensor **ins;
+    qdb_tensor *outs;
+    qdb_tensor **outp;
+};
+
+qdb_exec *qdb_exec_new(const qdb_graph *g, qdb_err *e)
+{
+    qdb_exec *x = calloc(1, sizeof *x);
+    if (!x)
+        goto nomem;
+    x->g = g;
+    x->max_io = 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].n_in > x->max_io)
+            x->max_io = g->nodes[i].n_in;
+        if (g->nodes[i].n_out > x->max_io)
+            x->max_io = g->nodes[i].n_out;
+        if (!g->nodes[i].op) {
+            qdb_err_set(e, QDB_ERR_INVALID, "node '%s' (%s) has no implementation: the graph "
+                        "was not prepared", g->nodes[i].name, g->nodes[i].op_type);
+            qdb_exec_free(x);
+            return NULL;
+        }
+    }
+    size_t nv = (size_t)g->n_values + 1;
+    x->last_use = malloc(nv * sizeof *x->last_use);
+    x->is_output = calloc(nv, 1);
+    x->cur = calloc(nv, sizeof *x->cur);
+    x->owned = calloc(nv, 1);
+    x->ins = calloc((size_t)x->max_io, sizeof *x->ins);
+    x->outs = calloc((size_t)x->max_io, sizeof *x->outs);
+    x->outp = calloc((size_t)x->max_io, sizeof *x->outp);
+    if (!x->last_use || !x->is_output || !x->cur || !x->owned || !x->ins || !x->outs || !x->outp)
+        goto nomem;
+    for (int v = 0; v < g->n_values; v++)
+        x->last_use[v] = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0)
+                x->last_use[g->nodes[i].in[k]] = i;
+    for (int k = 0; k < g->n_outputs; k++)
+        x->is_output[g->outputs[k]] = 1;
+    return x;
+nomem:
+    qdb_err_set(e, QDB_ERR_NOMEM, "out of memory creating the executor");
+    qdb_exec_free(x);
+    return NULL;
+}
+
+void qdb_exec_free(qdb_exec *x)
+{
+    if (!x)
+        return;
+    free(x->last_use);
+    free(x->is_output);
+    free(x->cur);
+    free(x->owned);
+    free(x->ins);
+    free(x->outs);
+    free(x->outp);
+    free(x);
+}
+
+void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user)
+{
+    x->hook = hook;
+    x->user = user;
+}
+
+static void release(qdb_exec *x, int v)
+{
+    if (x->owned[v])
+        qdb_tensor_free(x->cur[v]);
+    x->cur[v] = NULL;
+    x->owned[v] = 0;
+}
+
+/* Check the caller's inputs against the graph; find the batch size. */
+static qdb_status check_inputs(const qdb_graph *g, const qdb_tensor *const *inputs,
+                               int64_t *batch, qdb_err *e)
+{
+    *batch = 1;
+    int have_batch = 0;
+    for (int k = 0; k < g->n_inputs; k++) {
+        const qdb_value *v = &g->values[g->inputs[k]];
+        const qdb_tensor *t = inputs[k];
+        char want[160], got[160];
+        if (!t || !t->data.p)
+            return qdb_err_set(e, QDB_ERR_INVALID, "input '%s' is missing", v->name);
+        if (t->dtype != v->dtype)
+            return qdb_err_set(e, QDB_ERR_INVALID, "input '%s' must be %s, got %s", v->name,
+                               qdb_dtype_name(v->dtype), qdb_dtype_name(t->dtype));
+        int ok = t->shape.ndim == v->shape.ndim;
+        for (int d = 0; ok && d < v->shape.ndim; d++) {
+            if (v->batch_dims & (1u << d)) {
+                if (t->shape.d[d] < 1 || (have_batch && t->shape.d[d] != *batch))
+                    ok = 0;
+                *batch = t->shape.d[d];
+                have_batch = 1;
+            } else if (t->shape.d[d] != v->shape.d[d]) {
+                ok = 0;
+            }
+        }
+        if (!ok) {
+            qdb_value_shape_str(v, want, sizeof want);
+            return qdb_err_set(e, QDB_ERR_SHAPE, "input '%s' has shape %s, the model expects %s",
+                               v->name, qdb_shape_str(&t->shape, got, sizeof got), want);
+        }
+    }
+    return QDB_OK;
+}
+
+qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor **outputs,
+                        qdb_err *e)
+{
+    const qdb_graph *g = x->g;
+    qdb_err sub;
+    int64_t batch;
+    qdb_status st = check_inputs(g, inputs, &batch, e);
+    if (st != QDB_OK)
+        return st;
+    for (int k = 0; k < g->n_outputs; k++)
+        outputs[k] = NULL;
+
+    for (int v = 0; v < g->n_values; v++) {
+        if (!g->values[v].constant)
+            continue;
+        int owned;
+        x->cur[v] = qdb_value_data(&g->values[v], batch, &owned, e);
+        if (!x->cur[v]) {
+            st = QDB_ERR_NOMEM;
+            goto fail;
+        }
+        x->owned[v] = (char)owned;
+    }
+    for (int k = 0; k < g->n_inputs; k++) {
+        x->cur[g->inputs[k]] = (qdb_tensor *)inputs[k]; /* borrowed, never written */
+        x->owned[g->inputs[k]] = 0;
+    }
+
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qdb_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            x->ins[k] = n->in[k] >= 0 ? x->cur[n->in[k]] : NULL;
+        memset(x->outs, 0, (size_t)n->n_out * sizeof *x->outs);
+        qdb_err_clear(&sub);
+        st = n->op->infer(n, x->ins, x->outs, &sub);
+        for (int k = 0; st == QDB_OK && k < n->n_out; k++) {
+            x->outp[k] = NULL;
+            if (n->out[k] < 0)
+                continue;
+            qdb_tensor *t = qdb_tensor_new(x->outs[k].dtype, &x->outs[k].shape, &sub);
+            if (!t) {
+                st = sub.code;
+                break;
+            }
+            x->cur[n->out[k]] = t;
+            x->owned[n->out[k]] = 1;
+            x->outp[k] = t;
+        }
+        if (st == QDB_OK)
+            st = n->op->forward(n, x->ins, x->outp, &sub);
+        if (st != QDB_OK) {
+            qdb_err_set(e, st, "node '%s' (%s): %s", n->name, n->op_type, sub.msg);
+            goto fail;
+        }
+        if (x->hook)
+            for (int k = 0; k < n->n_out; k++)
+                if (x->outp[k] && x->hook(x->user, g, i, k, x->outp[k])) {
+                    st = qdb_err_set(e, QDB_ERR_CANCELLED, "run stopped after node '%s'", n->name);
+                    goto fail;
+                }
+        /* Free what nobody reads any more. */
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v >= 0 && x->last_use[v] == i && !x->is_output[v] && !g->values[v].constant)
+                release(x, v);
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            if (v >= 0 && x->last_use[v] < 0 && !x->is_output[v])
+                release(x, v);
+        }
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        int v = g->outputs[k];
+        if (!x->cur[v]) {
+            st = qdb_err_set(e, QDB_ERR_INVALID, "output '%s' was not computed", g->values[v].name);
+            goto fail;
+        }
+        if (x->owned[v] && !g->values[v].constant) {
+            /* the same value may be listed twice as an output */
+            int dup = 0;
+            for (int j = 0; j < k; j++)
+                dup |= g->outputs[j] == v;
+            if (!dup) {
+                outputs[k] = x->cur[v];
+                x->owned[v] = 0;
+                continue;
+            }
+        }
+        outputs[k] = qdb_tensor_clone(x->cur[v], e);
+        if (!outputs[k]) {
+            st = QDB_ERR_NOMEM;
+            goto fail;
+        }
+    }
+    for (int v = 0; v < g->n_values; v++)
+        release(x, v);
+    return QDB_OK;
+fail:
+    for (int v = 0; v < g->n_values; v++)
+        release(x, v);
+    for (int k = 0; k < g->n_outputs; k++) {
+        qdb_tensor_free(outputs[k]);
+        outputs[k] = NULL;
+    }
+    return st;
+}

@@ -1,0 +1,90 @@
+/* kernels.h - qdb's float compute kernels, kept in one place so they can be
+ * tuned together: a row-major sgemm over OpenBLAS, im2col / col2im for
+ * convolutions, a direct depthwise convolution, pooling loops and
+ * per-channel affine maps. Operators (engine/ops/) do attribute parsing and
+ * shape logic and call these for the arithmetic.
+ *
+ * Spatial kernels work on up to three spatial dimensions described by a
+ * qdb_window; 1-D and 2-D problems use leading unit dimensions (in = out =
+ * k = stride = dil = 1, pads 0), see qdb_window_init(). Callers guarantee
+ * sizes are consistent and buffers large enough; kernels never fail. */
+#ifndef QDB_KERNELS_H
+#define QDB_KERNELS_H
+
+#include <limits.h>
+#include <stdint.h>
+
+/* Threads used by the kernels (OpenBLAS). n <= 0 restores the default (the
+ * thread count in force before the first call, e.g. OPENBLAS_NUM_THREADS). */
+void qdb_kernels_set_threads(int n);
+int qdb_kernels_threads(void);
+
+/* Largest m, n, k and leading dimension qdb_sgemm accepts (BLAS int). */
+#define QDB_SGEMM_DIM_MAX ((int64_t)INT_MAX)
+
+/* Row-major C[m x n] = alpha * op(A) * op(B) + beta * C, with op(A) m x k and
+ * op(B) k x n; op(X) is X^T when trans_x is non-zero. lda/ldb/ldc are row
+ * strides of the matrices as stored. beta == 0 ignores C's old contents. */
+void qdb_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+               float *c, int64_t ldc);
+
+#define QDB_WIN_DIMS 3
+
+/* A sliding window over QDB_WIN_DIMS spatial dimensions. Output position o
+ * along a dimension reads input o*stride - pad + j*dil for j in [0, k);
+ * positions outside [0, in) are padding. pad may be negative (ConvTranspose
+ * with an explicit output_shape). pad_end only matters for AveragePool's
+ * count_include_pad. */
+typedef struct qdb_window {
+    int64_t in[QDB_WIN_DIMS];
+    int64_t out[QDB_WIN_DIMS];
+    int64_t k[QDB_WIN_DIMS];
+    int64_t stride[QDB_WIN_DIMS];
+    int64_t dil[QDB_WIN_DIMS];
+    int64_t pad[QDB_WIN_DIMS];
+    int64_t pad_end[QDB_WIN_DIMS];
+} qdb_window;
+
+/* Reset to the identity window (all sizes 1, pads 0). */
+void qdb_window_init(qdb_window *w);
+int64_t qdb_window_in_size(const qdb_window *w);  /* product of in[] */
+int64_t qdb_window_out_size(const qdb_window *w); /* product of out[] */
+int64_t qdb_window_k_size(const qdb_window *w);   /* product of k[] */
+
+/* col[(c * ksize + kpos) * out_size + opos] = x[c][input position], zero for
+ * padding. x holds `channels` planes of in_size floats. */
+void qdb_im2col(const float *x, int64_t channels, const qdb_window *w, float *col);
+/* The adjoint of qdb_im2col: accumulates (+=) col into x; padding dropped. */
+void qdb_col2im(const float *col, int64_t channels, const qdb_window *w, float *x);
+
+/* Depthwise convolution of one image: y[c] = bias[c] + x[c] (*) wt[c] for
+ * each of `channels` channels; wt holds channels * k_size floats, bias may be
+ * NULL. */
+void qdb_conv_depthwise(const float *x, const float *wt, const float *bias, int64_t channels,
+                        const qdb_window *w, float *y);
+
+/* Max pooling of `planes` planes. idx (may be NULL) receives, per output, the
+ * flat index of the maximum in the whole input (plane * in_size + position),
+ * the position row-major or, when col_major, column-major over the spatial
+ * dimensions. A window with no input position gives the lowest value and
+ * index -1. */
+void qdb_maxpool_f32(const float *x, int64_t planes, const qdb_window *w, float *y, int64_t *idx,
+                     int col_major);
+void qdb_maxpool_i64(const int64_t *x, int64_t planes, const qdb_window *w, int64_t *y,
+                     int64_t *idx, int col_major);
+/* Average pooling. include_pad: divide by the window positions inside the
+ * padded input [-pad, in + pad_end) instead of the real input positions. */
+void qdb_avgpool_f32(const float *x, int64_t planes, const qdb_window *w, int include_pad,
+                     float *y);
+/* Lp pooling: (sum |x|^p)^(1/p) over the window, padding contributing 0. */
+void qdb_lppool_f32(const float *x, int64_t planes, const qdb_window *w, float p, float *y);
+
+/* y[i][c][j] = x[i][c][j] * scale[c] + shift[c] for i < n, c < channels,
+ * j < plane. x and y may alias. shift may be NULL (0). */
+void qdb_channel_affine(const float *x, float *y, int64_t n, int64_t channels, int64_t plane,
+                        const float *scale, const float *shift);
+/* y[c][j] += bias[c] for c < channels, j < plane. */
+void qdb_add_bias(float *y, int64_t channels, int64_t plane, const float *bias);
+
+#endif

@@ -1,0 +1,359 @@
+/* prepare.c - load-time preparation of an imported graph (see prepare.h).
+ *
+ * Shapes and constant folding come from running the graph "abstractly" twice,
+ * at two batch sizes (PASS_A and PASS_B): every value gets a shape, and every
+ * node whose inputs are all known gets computed. A node is folded into a
+ * constant when both passes give the same result, or when the only
+ * difference is int64 elements equal to the batch size itself; those become
+ * QDB_DIM_BATCH markers, substituted by the executor at run time. That is
+ * exactly what the Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains
+ * of PyTorch exports with a dynamic batch need, without special-casing them.
+ * Dimensions that differ between the passes are batch dimensions. */
+#include "prepare.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op.h"
+
+#define PASS_A 2
+#define PASS_B 3
+
+qdb_tensor *qdb_value_data(const qdb_value *v, int64_t batch, int *owned, qdb_err *e)
+{
+    *owned = 0;
+    if (!v->constant)
+        return NULL;
+    if (!v->batch_const)
+        return v->constant;
+    qdb_tensor *t = qdb_tensor_clone(v->constant, e);
+    if (!t)
+        return NULL;
+    for (size_t k = 0; k < t->numel; k++)
+        if (t->data.i[k] == QDB_DIM_BATCH)
+            t->data.i[k] = batch;
+    *owned = 1;
+    return t;
+}
+
+/* ---- operator resolution ------------------------------------------------ */
+
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, const char *a,
+                   const char *b)
+{
+    if (*len >= cap)
+        return;
+    int w = snprintf(buf + *len, cap - *len, fmt, a, b);
+    if (w > 0)
+        *len += (size_t)w;
+    if (*len >= cap)
+        *len = cap;
+}
+
+static qdb_status resolve_ops(qdb_graph *g, qdb_err *e)
+{
+    char msg[QDB_ERR_MSG_MAX];
+    size_t len = 0;
+    int n_missing = 0, n_bad = 0;
+    qdb_err sub;
+    msg[0] = '\0';
+    for (int i = 0; i < g->n_nodes; i++)
+        g->nodes[i].op = qdb_op_find(g->nodes[i].op_type, g->nodes[i].domain);
+
+    /* Missing operators, grouped by type in order of first appearance. */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qdb_node *n = &g->nodes[i];
+        if (n->op)
+            continue;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !g->nodes[j].op && strcmp(g->nodes[j].op_type, n->op_type) == 0 &&
+                   strcmp(g->nodes[j].domain, n->domain) == 0;
+        n_missing++;
+        if (seen)
+            continue;
+        char type[200];
+        snprintf(type, sizeof type, "%s%s%s", n->domain[0] ? n->domain : "",
+                 n->domain[0] ? "." : "", n->op_type);
+        append(msg, sizeof msg, &len, "%s%s (node", len ? "; " : "", type);
+        int count = 0;
+        for (int j = i; j < g->n_nodes; j++) {
+            const qdb_node *m = &g->nodes[j];
+            if (m->op || strcmp(m->op_type, n->op_type) || strcmp(m->domain, n->domain))
+                continue;
+            if (count < 5)
+                append(msg, sizeof msg, &len, "%s '%s'", count ? "," : "", m->name);
+            count++;
+        }
+        if (count > 5) {
+            char more[32];
+            snprintf(more, sizeof more, "%d", count - 5);
+            append(msg, sizeof msg, &len, " and %s more%s", more, "");
+        }
+        append(msg, sizeof msg, &len, ")%s%s", "", "");
+    }
+    /* Supported operators used in a way qdb does not implement. */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qdb_node *n = &g->nodes[i];
+        if (!n->op || !n->op->check)
+            continue;
+        qdb_err_clear(&sub);
+        qdb_status st = n->op->check(n, &sub);
+        if (st == QDB_ERR_UNSUPPORTED) {
+            n_bad++;
+            append(msg, sizeof msg, &len, "%snode '%s'", len ? "; " : "", n->name);
+            append(msg, sizeof msg, &len, " (%s): %s", n->op_type, sub.msg);
+        } else if (st != QDB_OK) {
+            return qdb_err_set(e, st, "node '%s' (%s): %s", n->name, n->op_type, sub.msg);
+        }
+    }
+    if (n_missing || n_bad) {
+        if (n_missing && !n_bad)
+            return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%d node%s with unsupported operators: %s",
+                               n_missing, n_missing == 1 ? "" : "s", msg);
+        return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%d node%s cannot run: %s",
+                           n_missing + n_bad, n_missing + n_bad == 1 ? "" : "s", msg);
+    }
+    return QDB_OK;
+}
+
+/* ---- abstract passes ------------------------------------------------------ */
+
+typedef struct pass {
+    int64_t batch;
+    qdb_tensor **t; /* per value; NULL = not reached */
+    char *owned;    /* per value: t is ours to free */
+} pass;
+
+static void pass_free(pass *p, int n_values)
+{
+    if (!p->t)
+        return;
+    for (int v = 0; v < n_values; v++)
+        if (p->owned[v])
+            qdb_tensor_free(p->t[v]);
+    free(p->t);
+    free(p->owned);
+    p->t = NULL;
+    p->owned = NULL;
+}
+
+static qdb_status node_error(qdb_err *e, const qdb_node *n, qdb_status st, const qdb_err *sub)
+{
+    return qdb_err_set(e, st, "node '%s' (%s): %s", n->name, n->op_type, sub->msg);
+}
+
+static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
+{
+    qdb_status st = QDB_OK;
+    qdb_err sub;
+    int max_io = 1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].n_in > max_io)
+            max_io = g->nodes[i].n_in;
+        if (g->nodes[i].n_out > max_io)
+            max_io = g->nodes[i].n_out;
+    }
+    const qdb_tensor **ins = calloc((size_t)max_io, sizeof *ins);
+    qdb_tensor *outs = calloc((size_t)max_io, sizeof *outs);
+    qdb_tensor **outp = calloc((size_t)max_io, sizeof *outp);
+    p->t = calloc((size_t)g->n_values + 1, sizeof *p->t);
+    p->owned = calloc((size_t)g->n_values + 1, 1);
+    if (!ins || !outs || !outp || !p->t || !p->owned) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory preparing the graph");
+        goto out;
+    }
+    for (int v = 0; v < g->n_values; v++) {
+        const qdb_value *val = &g->values[v];
+        if (!val->constant)
+            continue;
+        int owned;
+        p->t[v] = qdb_value_data(val, p->batch, &owned, e);
+        if (!p->t[v]) {
+            st = QDB_ERR_NOMEM;
+            goto out;
+        }
+        p->owned[v] = (char)owned;
+    }
+    for (int k = 0; k < g->n_inputs; k++) {
+        const qdb_value *val = &g->values[g->inputs[k]];
+        qdb_shape s = val->shape;
+        for (int d = 0; d < s.ndim; d++)
+            if (val->batch_dims & (1u << d))
+                s.d[d] *= p->batch;
+        p->t[g->inputs[k]] = qdb_tensor_new_header(val->dtype, &s, e);
+        if (!p->t[g->inputs[k]]) {
+            st = QDB_ERR_NOMEM;
+            goto out;
+        }
+        p->owned[g->inputs[k]] = 1;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qdb_node *n = &g->nodes[i];
+        int known = 1;
+        for (int k = 0; k < n->n_in; k++) {
+            ins[k] = n->in[k] >= 0 ? p->t[n->in[k]] : NULL;
+            if (n->in[k] >= 0 && !ins[k]) {
+                st = qdb_err_set(e, QDB_ERR_FORMAT, "node '%s' (%s): input '%s' is undefined",
+                                 n->name, n->op_type, g->values[n->in[k]].name);
+                goto out;
+            }
+            if (ins[k] && !ins[k]->data.p && !n->op->reads_shapes_only)
+                known = 0;
+        }
+        memset(outs, 0, (size_t)max_io * sizeof *outs);
+        qdb_err_clear(&sub);
+        st = n->op->infer(n, ins, outs, &sub);
+        if (st != QDB_OK) {
+            node_error(e, n, st, &sub);
+            goto out;
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            outp[k] = NULL;
+            if (n->out[k] < 0)
+                continue;
+            qdb_tensor *t = qdb_tensor_new_header(outs[k].dtype, &outs[k].shape, &sub);
+            if (!t) {
+                st = node_error(e, n, sub.code, &sub);
+                goto out;
+            }
+            if (known && (st = qdb_tensor_alloc(t, &sub)) != QDB_OK) {
+                qdb_tensor_free(t);
+                node_error(e, n, st, &sub);
+                goto out;
+            }
+            p->t[n->out[k]] = t;
+            p->owned[n->out[k]] = 1;
+            outp[k] = t;
+        }
+        if (known) {
+            st = n->op->forward(n, ins, outp, &sub);
+            if (st != QDB_OK) {
+                node_error(e, n, st, &sub);
+                goto out;
+            }
+        }
+    }
+out:
+    free(ins);
+    free(outs);
+    free(outp);
+    return st;
+}
+
+/* Can output tensors a (pass A) and b (pass B) become one constant? Sets
+ * *markers when batch markers are needed. */
+static int foldable(const qdb_tensor *a, const qdb_tensor *b, int *markers)
+{
+    if (!a || !a->data.p)
+        return 0;
+    if (!b)
+        return 1; /* single pass: static batch */
+    if (!b->data.p || a->dtype != b->dtype || !qdb_shape_eq(&a->shape, &b->shape))
+        return 0;
+    size_t bytes = a->numel * qdb_dtype_size(a->dtype);
+    if (memcmp(a->data.p, b->data.p, bytes) == 0)
+        return 1;
+    if (a->dtype != QDB_I64)
+        return 0;
+    for (size_t k = 0; k < a->numel; k++) {
+        if (a->data.i[k] == b->data.i[k])
+            continue;
+        if (a->data.i[k] != PASS_A || b->data.i[k] != PASS_B)
+            return 0;
+        *markers = 1;
+    }
+    return 1;
+}
+
+static qdb_status fold_and_record(qdb_graph *g, pass *pa, pass *pb, qdb_err *e)
+{
+    /* Shapes of every reached value. */
+    for (int v = 0; v < g->n_values; v++) {
+        qdb_value *val = &g->values[v];
+        const qdb_tensor *a = pa->t[v];
+        if (!a || val->constant)
+            continue;
+        val->dtype = a->dtype;
+        val->shape = a->shape;
+        val->batch_dims = 0;
+        val->shape_known = 1;
+        const qdb_tensor *b = pb ? pb->t[v] : NULL;
+        if (b && b->shape.ndim == a->shape.ndim)
+            for (int d = 0; d < a->shape.ndim; d++)
+                if (a->shape.d[d] != b->shape.d[d]) {
+                    val->batch_dims |= 1u << d;
+                    if (a->shape.d[d] % PASS_A == 0)
+                        val->shape.d[d] = a->shape.d[d] / PASS_A;
+                }
+    }
+    /* Fold nodes whose every output is a constant. */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qdb_node *n = &g->nodes[i];
+        int ok = 1, any = 0;
+        int markers[QDB_MAX_DIMS * 4] = {0};
+        for (int k = 0; k < n->n_out && ok; k++) {
+            int v = n->out[k];
+            if (v < 0)
+                continue;
+            any = 1;
+            int m = 0;
+            ok = foldable(pa->t[v], pb ? pb->t[v] : NULL, &m);
+            if (k < (int)(sizeof markers / sizeof markers[0]))
+                markers[k] = m;
+            else if (m)
+                ok = 0;
+        }
+        if (!ok || !any)
+            continue;
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            if (v < 0)
+                continue;
+            qdb_tensor *a = pa->t[v];
+            qdb_value *val = &g->values[v];
+            if (markers[k]) {
+                const qdb_tensor *b = pb->t[v];
+                for (size_t j = 0; j < a->numel; j++)
+                    if (a->data.i[j] != b->data.i[j])
+                        a->data.i[j] = QDB_DIM_BATCH;
+            }
+            /* Take the tensor out of pass A: it now belongs to the graph. */
+            if (!pa->owned[v]) {
+                a = qdb_tensor_clone(a, e);
+                if (!a)
+                    return QDB_ERR_NOMEM;
+            }
+            pa->owned[v] = 0;
+            val->constant = a;
+            val->batch_const = markers[k];
+            val->dtype = a->dtype;
+            val->shape = a->shape;
+            val->batch_dims = 0;
+        }
+    }
+    return QDB_OK;
+}
+
+qdb_status qdb_graph_prepare(qdb_graph *g, qdb_err *e)
+{
+    qdb_status st = resolve_ops(g, e);
+    if (st != QDB_OK)
+        return st;
+    st = qdb_graph_toposort(g, e);
+    if (st != QDB_OK)
+        return st;
+    pass pa = {.batch = PASS_A}, pb = {.batch = PASS_B};
+    st = run_pass(g, &pa, e);
+    if (st == QDB_OK && g->batch_free)
+        st = run_pass(g, &pb, e);
+    if (st == QDB_OK)
+        st = fold_and_record(g, &pa, g->batch_free ? &pb : NULL, e);
+    pass_free(&pa, g->n_values);
+    pass_free(&pb, g->n_values);
+    if (st != QDB_OK)
+        return st;
+    qdb_graph_prune(g);
+    return QDB_OK;
+}
