@@ -24,7 +24,7 @@ OPT        ?= -O2
 CFLAGS     ?= $(OPT) -g
 QDB_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
               -D_POSIX_C_SOURCE=200809L -DQDB_VERSION=\"$(VERSION)\" \
-              -Iengine -I$(BUILD)/gen \
+              -Iengine -Icli -Itests/support -I$(BUILD)/gen \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LIBS       := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
@@ -37,6 +37,7 @@ TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ    := $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/gen/%.o) $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/support/*.c)))
 BENCH_BIN  := $(BUILD)/bench/bench_qdb
 LIB        := $(BUILD)/libqdb.a
 
@@ -66,8 +67,8 @@ qdb: $(CLI_OBJ) $(LIB)
 $(BUILD)/tests/conformance: $(BUILD)/tests/conformance.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(TEST_LIBS)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_SUPPORT_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB) $(LIBS) $(TEST_LIBS)
 
 $(BENCH_BIN): $(BUILD)/bench/bench_qdb.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)

@@ -1,0 +1,13 @@
+/* commands.h - the command-line front end: one function per subcommand.
+ * Each returns the process exit status (0 success, 1 failure, 2 usage) and
+ * prints its own one-line error message naming the file at fault. */
+#ifndef QDB_CLI_COMMANDS_H
+#define QDB_CLI_COMMANDS_H
+
+int cmd_info(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
+
+/* Print "qdb: <msg>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

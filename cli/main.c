@@ -1,0 +1,80 @@
+/* main.c - qdb's command-line entry point: global options and dispatch to
+ * the subcommands (cli/cmd_*.c). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "op.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *args;
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"info", cmd_info, "MODEL.onnx",
+     "list inputs, outputs and every layer with its op, output shape and parameters"},
+    {"infer", cmd_infer, "MODEL.onnx --input X.npy --output Y.npy [--threads N]",
+     "float inference from and to NumPy .npy files (any batch size)"},
+};
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("qdb: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qdb COMMAND [ARGS]\n\n"
+               "qdb is an interactive debugger for neural-network quantization.\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  qdb %s %s\n      %s\n", commands[i].name, commands[i].args, commands[i].help);
+    fprintf(f, "\nOptions:\n  -h, --help     this help (qdb COMMAND --help for a command's)\n"
+               "  -V, --version  print the version\n"
+               "  --ops          list the supported ONNX operators\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        printf("qdb %s\n", QDB_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "--ops")) {
+        const char *names[512];
+        int n = qdb_op_list(names, 512);
+        for (int i = 0; i < n && i < 512; i++)
+            printf("%s\n", names[i]);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) {
+            for (int a = 2; a < argc; a++)
+                if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
+                    printf("usage: qdb %s %s\n  %s\n", commands[i].name, commands[i].args,
+                           commands[i].help);
+                    return 0;
+                }
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    cli_error("unknown command '%s' (try qdb --help)", cmd);
+    return 2;
+}
