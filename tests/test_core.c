@@ -1,0 +1,131 @@
+/* test_core.c - tensors, shapes, broadcasting and atomic file writes, with
+ * expected values worked out by hand. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "broadcast.h"
+#include "tensor.h"
+
+static void test_shape_numel_limits(void **state)
+{
+    (void)state;
+    qdb_err e = {0};
+    size_t n;
+    qdb_shape s = {.ndim = 3, .d = {2, 3, 4}};
+    assert_int_equal(qdb_shape_numel(&s, &n, &e), QDB_OK);
+    assert_int_equal(n, 24);
+    s = (qdb_shape){.ndim = 2, .d = {0, 5}};
+    assert_int_equal(qdb_shape_numel(&s, &n, &e), QDB_OK);
+    assert_int_equal(n, 0);
+    s = (qdb_shape){.ndim = 2, .d = {-1, 5}};
+    assert_int_equal(qdb_shape_numel(&s, &n, &e), QDB_ERR_SHAPE);
+    s = (qdb_shape){.ndim = 3, .d = {INT64_MAX / 2, 4, 4}};
+    assert_int_equal(qdb_shape_numel(&s, &n, &e), QDB_ERR_NOMEM);
+    s = (qdb_shape){.ndim = 9};
+    assert_int_equal(qdb_shape_numel(&s, &n, &e), QDB_ERR_SHAPE);
+    assert_null(qdb_tensor_new(QDB_F32, &(qdb_shape){.ndim = 2, .d = {1LL << 20, 1LL << 20}}, &e));
+    assert_int_equal(e.code, QDB_ERR_NOMEM);
+}
+
+static void test_tensor_clone_convert(void **state)
+{
+    (void)state;
+    qdb_err e = {0};
+    int64_t d[2] = {2, 2};
+    qdb_tensor *t = qdb_tensor_new_dims(QDB_F32, 2, d, &e);
+    float v[4] = {1.5f, -2.7f, 3.0f, 0.2f};
+    memcpy(t->data.f, v, sizeof v);
+    qdb_tensor *i = qdb_tensor_convert(t, QDB_I64, &e);
+    assert_int_equal(i->data.i[0], 1);
+    assert_int_equal(i->data.i[1], -2); /* truncation toward zero */
+    qdb_tensor *c = qdb_tensor_clone(t, &e);
+    assert_memory_equal(c->data.f, v, sizeof v);
+    char buf[32];
+    assert_string_equal(qdb_shape_str(&t->shape, buf, sizeof buf), "[2,2]");
+    qdb_tensor_free(t);
+    qdb_tensor_free(i);
+    qdb_tensor_free(c);
+}
+
+static void test_broadcast(void **state)
+{
+    (void)state;
+    qdb_err e = {0};
+    qdb_shape a = {.ndim = 3, .d = {2, 3, 4}}, b = {.ndim = 2, .d = {3, 1}}, c = {.ndim = 1, .d = {4}};
+    const qdb_shape *in[3] = {&a, &b, &c};
+    qdb_shape out;
+    assert_int_equal(qdb_broadcast_shape(in, 3, &out, &e), QDB_OK);
+    assert_int_equal(out.ndim, 3);
+    assert_true(out.d[0] == 2 && out.d[1] == 3 && out.d[2] == 4);
+
+    /* Offsets into b ([3,1]) follow the middle index; into c ([4]) the last. */
+    qdb_bcast_iter it;
+    qdb_bcast_init(&it, &out, in, 3);
+    for (int64_t i = 0; i < 2; i++)
+        for (int64_t j = 0; j < 3; j++)
+            for (int64_t k = 0; k < 4; k++) {
+                assert_int_equal(it.off[0], i * 12 + j * 4 + k);
+                assert_int_equal(it.off[1], j);
+                assert_int_equal(it.off[2], k);
+                qdb_bcast_next(&it);
+            }
+
+    qdb_shape bad = {.ndim = 1, .d = {3}};
+    const qdb_shape *in2[2] = {&a, &bad};
+    assert_int_equal(qdb_broadcast_shape(in2, 2, &out, &e), QDB_ERR_SHAPE);
+    assert_non_null(strstr(e.msg, "[2,3,4]"));
+    assert_non_null(strstr(e.msg, "[3]"));
+}
+
+static void test_atomic_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/qdb-test-atomic-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/f.txt", dir);
+    qdb_err e = {0};
+    qdb_atomic_file af;
+    assert_int_equal(qdb_atomic_open(&af, path, &e), QDB_OK);
+    fputs("first", af.f);
+    assert_int_equal(qdb_atomic_commit(&af, &e), QDB_OK);
+
+    /* An aborted write leaves the old content and no temporary file. */
+    assert_int_equal(qdb_atomic_open(&af, path, &e), QDB_OK);
+    fputs("second, never committed", af.f);
+    qdb_atomic_abort(&af);
+    char buf[64] = {0};
+    FILE *f = fopen(path, "r");
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "first");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    assert_int_equal(system(cmd), 0);
+
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/missing-dir/f.txt", dir);
+    assert_int_equal(qdb_atomic_open(&af, bad, &e), QDB_ERR_IO);
+    assert_non_null(strstr(e.msg, "missing-dir"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shape_numel_limits),
+        cmocka_unit_test(test_tensor_clone_convert),
+        cmocka_unit_test(test_broadcast),
+        cmocka_unit_test(test_atomic_file),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
