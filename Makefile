@@ -1,6 +1,7 @@
 # qdb - interactive quantization debugger. GNU make; dependencies via pkg-config.
 #
 #   make            build ./qdb
+#   make demo       the main job on the bundled demo model
 #   make deps       install the Debian packages the build, tests, demo and bench need
 #   make check      run the whole test suite (cmocka unit tests, ONNX conformance, peer check)
 #   make asan       the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -41,9 +42,11 @@ TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/support/
 BENCH_BIN  := $(BUILD)/bench/bench_qdb
 LIB        := $(BUILD)/libqdb.a
 
-.PHONY: all deps check check-unit check-conformance check-peer asan bench install uninstall clean
+.PHONY: all demo deps check check-unit check-conformance check-peer asan bench install uninstall clean
 
-all: qdb
+QDB_BIN    ?= qdb
+
+all: $(QDB_BIN)
 
 $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
 	@mkdir -p $(BUILD)/gen
@@ -61,7 +64,7 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-qdb: $(CLI_OBJ) $(LIB)
+$(QDB_BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
 
 $(BUILD)/tests/conformance: $(BUILD)/tests/conformance.o $(LIB)
@@ -76,21 +79,26 @@ $(BENCH_BIN): $(BUILD)/bench/bench_qdb.o $(LIB)
 deps:
 	@scripts/deps.sh
 
+# The main job on the bundled demo.
+demo: deps
+	@$(MAKE) --no-print-directory qdb
+	@scripts/demo.sh
+
 # The README's test command. Installs what is missing first.
 check: deps
 	@$(MAKE) --no-print-directory check-unit check-conformance check-peer
 
-check-unit: qdb $(TEST_BIN)
+check-unit: $(QDB_BIN) $(TEST_BIN)
 	@scripts/run-tests.sh $(TEST_BIN)
 
 check-conformance: $(BUILD)/tests/conformance
 	@$(BUILD)/tests/conformance $(ONNX_TESTDATA)
 
-check-peer: qdb
-	@scripts/peer-check.sh
+check-peer: $(QDB_BIN)
+	@QDB=./$(QDB_BIN) scripts/peer-check.sh
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	@$(MAKE) --no-print-directory BUILD=build-asan QDB_BIN=build-asan/qdb CC=clang \
 	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    check-unit check-conformance
 
@@ -98,9 +106,9 @@ bench: qdb $(BENCH_BIN)
 	@scripts/deps.sh
 	@BUILD=$(BUILD) bench/run.sh
 
-install: qdb
+install: $(QDB_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 qdb $(DESTDIR)$(PREFIX)/bin/qdb
+	install -m 755 $(QDB_BIN) $(DESTDIR)$(PREFIX)/bin/qdb
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/qdb
@@ -108,4 +116,4 @@ uninstall:
 clean:
 	rm -rf build build-asan qdb
 
--include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name "*.d" 2>/dev/null)
