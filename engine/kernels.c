@@ -142,16 +142,16 @@ void qdb_im2col(const float *x, int64_t channels, const qdb_window *w, float *co
                             memset(plane + h1 * OW, 0, (size_t)((OH - h1) * OW) * sizeof *plane);
                         for (int64_t oh = h0; oh < h1; oh++) {
                             float *o = plane + oh * OW;
-                            const float *xr = xp + (oh * w->stride[1] + bh) * IW + bw;
+                            const float *xr = xp + (oh * w->stride[1] + bh) * IW;
                             if (w0 > 0)
                                 memset(o, 0, (size_t)w0 * sizeof *o);
                             if (w->stride[2] == 1) {
                                 if (w1 > w0)
-                                    memcpy(o + w0, xr + w0, (size_t)(w1 - w0) * sizeof *o);
+                                    memcpy(o + w0, xr + w0 + bw, (size_t)(w1 - w0) * sizeof *o);
                             } else {
                                 const int64_t s = w->stride[2];
                                 for (int64_t ow = w0; ow < w1; ow++)
-                                    o[ow] = xr[ow * s];
+                                    o[ow] = xr[ow * s + bw];
                             }
                             if (w1 < OW)
                                 memset(o + w1, 0, (size_t)(OW - w1) * sizeof *o);
@@ -191,13 +191,13 @@ void qdb_col2im(const float *col, int64_t channels, const qdb_window *w, float *
                         float *xp = xc + (od * w->stride[0] + bd) * IH * IW;
                         for (int64_t oh = h0; oh < h1; oh++) {
                             const float *o = plane + oh * OW;
-                            float *xr = xp + (oh * w->stride[1] + bh) * IW + bw;
+                            float *xr = xp + (oh * w->stride[1] + bh) * IW;
                             if (s == 1)
                                 for (int64_t ow = w0; ow < w1; ow++)
-                                    xr[ow] += o[ow];
+                                    xr[ow + bw] += o[ow];
                             else
                                 for (int64_t ow = w0; ow < w1; ow++)
-                                    xr[ow * s] += o[ow];
+                                    xr[ow * s + bw] += o[ow];
                         }
                     }
                 }
@@ -240,14 +240,14 @@ void qdb_conv_depthwise(const float *x, const float *wt, const float *bias, int6
                         const float *xp = xc + (od * w->stride[0] + bd) * IH * IW;
                         float *yp = yc + od * OH * OW;
                         for (int64_t oh = h0; oh < h1; oh++) {
-                            const float *xr = xp + (oh * w->stride[1] + bh) * IW + bw;
+                            const float *xr = xp + (oh * w->stride[1] + bh) * IW;
                             float *o = yp + oh * OW;
                             if (s == 1)
                                 for (int64_t ow = w0; ow < w1; ow++)
-                                    o[ow] += wv * xr[ow];
+                                    o[ow] += wv * xr[ow + bw];
                             else
                                 for (int64_t ow = w0; ow < w1; ow++)
-                                    o[ow] += wv * xr[ow * s];
+                                    o[ow] += wv * xr[ow * s + bw];
                         }
                     }
                 }
@@ -297,9 +297,9 @@ static inline int64_t spatial_index(const qdb_window *w, int64_t d, int64_t h, i
                         int64_t id = p.b[0] + jd * w->dil[0];                                 \
                         for (int64_t jh = p.k0[1]; jh < p.k1[1]; jh++) {                      \
                             int64_t ih = p.b[1] + jh * w->dil[1];                             \
-                            const T *xr = xc + (id * IH + ih) * IW + p.b[2];                  \
+                            const T *xr = xc + (id * IH + ih) * IW;                           \
                             for (int64_t jw = p.k0[2]; jw < p.k1[2]; jw++) {                  \
-                                T v = xr[jw * w->dil[2]];                                     \
+                                T v = xr[p.b[2] + jw * w->dil[2]];                            \
                                 if (v > best || bd < 0) {                                     \
                                     best = v;                                                 \
                                     bd = id;                                                  \
@@ -360,9 +360,9 @@ void qdb_avgpool_f32(const float *x, int64_t planes, const qdb_window *w, int in
                         int64_t id = p.b[0] + jd * w->dil[0];
                         for (int64_t jh = p.k0[1]; jh < p.k1[1]; jh++) {
                             int64_t ih = p.b[1] + jh * w->dil[1];
-                            const float *xr = xc + (id * IH + ih) * IW + p.b[2];
+                            const float *xr = xc + (id * IH + ih) * IW;
                             for (int64_t jw = p.k0[2]; jw < p.k1[2]; jw++)
-                                sum += xr[jw * w->dil[2]];
+                                sum += xr[p.b[2] + jw * w->dil[2]];
                         }
                     }
                     int64_t cnt;
@@ -396,9 +396,9 @@ void qdb_lppool_f32(const float *x, int64_t planes, const qdb_window *w, float p
                         int64_t id = p.b[0] + jd * w->dil[0];
                         for (int64_t jh = p.k0[1]; jh < p.k1[1]; jh++) {
                             int64_t ih = p.b[1] + jh * w->dil[1];
-                            const float *xr = xc + (id * IH + ih) * IW + p.b[2];
+                            const float *xr = xc + (id * IH + ih) * IW;
                             for (int64_t jw = p.k0[2]; jw < p.k1[2]; jw++) {
-                                float v = xr[jw * w->dil[2]];
+                                float v = xr[p.b[2] + jw * w->dil[2]];
                                 sum += mode == 1   ? fabsf(v)
                                        : mode == 2 ? v * v
                                                    : powf(fabsf(v), p_norm);
@@ -415,15 +415,15 @@ void qdb_lppool_f32(const float *x, int64_t planes, const qdb_window *w, float p
 /* ------------------------------------------------------------ channel maps */
 
 void qdb_channel_affine(const float *x, float *y, int64_t n, int64_t channels, int64_t plane,
-                        const float *scale, const float *shift)
+                        const float *center, const float *scale, const float *shift)
 {
     for (int64_t i = 0; i < n; i++)
         for (int64_t c = 0; c < channels; c++) {
             const float *xs = x + (i * channels + c) * plane;
             float *ys = y + (i * channels + c) * plane;
-            const float a = scale[c], b = shift ? shift[c] : 0.0f;
+            const float m = center ? center[c] : 0.0f, a = scale[c], b = shift ? shift[c] : 0.0f;
             for (int64_t j = 0; j < plane; j++)
-                ys[j] = xs[j] * a + b;
+                ys[j] = (xs[j] - m) * a + b;
         }
 }
 

@@ -80,10 +80,11 @@ void qdb_avgpool_f32(const float *x, int64_t planes, const qdb_window *w, int in
 /* Lp pooling: (sum |x|^p)^(1/p) over the window, padding contributing 0. */
 void qdb_lppool_f32(const float *x, int64_t planes, const qdb_window *w, float p, float *y);
 
-/* y[i][c][j] = x[i][c][j] * scale[c] + shift[c] for i < n, c < channels,
- * j < plane. x and y may alias. shift may be NULL (0). */
+/* y[i][c][j] = (x[i][c][j] - center[c]) * scale[c] + shift[c] for i < n,
+ * c < channels, j < plane. x and y may alias; center and shift may be NULL
+ * (0). Centering first keeps precision when |center| >> the spread. */
 void qdb_channel_affine(const float *x, float *y, int64_t n, int64_t channels, int64_t plane,
-                        const float *scale, const float *shift);
+                        const float *center, const float *scale, const float *shift);
 /* y[c][j] += bias[c] for c < channels, j < plane. */
 void qdb_add_bias(float *y, int64_t channels, int64_t plane, const float *bias);
 

@@ -85,7 +85,6 @@ static int elem_dtype(int t)
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
         return QDB_F32;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
@@ -151,14 +150,6 @@ static float half_to_float(uint16_t h)
     return f;
 }
 
-static float bf16_to_float(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 /* Element k of little-endian raw bytes of ONNX type t, as double/int64. */
 static void raw_elem(const uint8_t *p, int t, double *fv, int64_t *iv)
 {
@@ -179,9 +170,6 @@ static void raw_elem(const uint8_t *p, int t, double *fv, int64_t *iv)
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
         *fv = half_to_float((uint16_t)u);
-        break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
-        *fv = bf16_to_float((uint16_t)u);
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
         *iv = (int8_t)u;
@@ -279,14 +267,10 @@ static qdb_tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char *wh
                 x->data.i[k] = (int64_t)tp->uint64_data[k];
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16:
         have = tp->n_int32_data;
         if (have == n)
-            for (size_t k = 0; k < n; k++) {
-                uint16_t h = (uint16_t)tp->int32_data[k];
-                x->data.f[k] = t == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 ? half_to_float(h)
-                                                                           : bf16_to_float(h);
-            }
+            for (size_t k = 0; k < n; k++)
+                x->data.f[k] = half_to_float((uint16_t)tp->int32_data[k]);
         break;
     default: /* int32, int16, int8, uint16, uint8, bool */
         have = tp->n_int32_data;

@@ -211,7 +211,7 @@ static void test_hook_observes_and_replaces(void **state)
         assert_true(out->data.f[k] == 1.0f);
     qdb_tensor_free(out);
 
-    h = (hook_state){0, 1}; /* stop after the first node */
+    h = (hook_state){0, 0}; /* stop at the first node */
     assert_int_equal(qdb_exec_run(x, (const qdb_tensor *const *)&in, &out, &e), QDB_ERR_CANCELLED);
     assert_null(out);
     assert_non_null(strstr(e.msg, "relu"));
