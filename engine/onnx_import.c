@@ -245,7 +245,7 @@ static qdb_tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char *wh
     switch (t) {
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
         have = tp->n_float_data;
-        if (have == n)
+        if (have == n && n)
             memcpy(x->data.f, tp->float_data, n * sizeof(float));
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
@@ -256,7 +256,7 @@ static qdb_tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char *wh
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
         have = tp->n_int64_data;
-        if (have == n)
+        if (have == n && n)
             memcpy(x->data.i, tp->int64_data, n * sizeof(int64_t));
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
@@ -445,7 +445,7 @@ static qdb_status add_input(qdb_graph *g, const Onnx__ValueInfoProto *vi, qdb_er
     for (size_t k = 0; k < tt->shape->n_dim; k++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[k];
         int fixed = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
-                    d->dim_value > 0;
+                    d->dim_value >= 0;
         if (fixed) {
             val->shape.d[k] = d->dim_value;
         } else if (k == 0) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broadcast.h"
+#include "fast_math.h"
 #include "op.h"
 
 typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MIN, B_MAX, B_PRELU } binop;
@@ -60,35 +61,21 @@ static void plan_make(bplan *p, const qdb_shape *out, const qdb_shape *a, const 
 #define RUN(TO, TA, TB, EXPR)                                                                      \
     do {                                                                                           \
         if (sa && sb) {                                                                            \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                TA x = a[i];                                                                       \
-                TB y = b[i];                                                                       \
-                (void)x, (void)y;                                                                  \
-                o[i] = (EXPR);                                                                     \
-            }                                                                                      \
+            QDB_VLOOP(i, n, TA x = a[i]; TB y = b[i]; (void)x; (void)y; o[i] = (EXPR));            \
         } else if (sa) {                                                                           \
             TB y = b[0];                                                                           \
             (void)y;                                                                               \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                TA x = a[i];                                                                       \
-                (void)x;                                                                           \
-                o[i] = (EXPR);                                                                     \
-            }                                                                                      \
+            QDB_VLOOP(i, n, TA x = a[i]; (void)x; o[i] = (EXPR));                                  \
         } else if (sb) {                                                                           \
             TA x = a[0];                                                                           \
             (void)x;                                                                               \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                TB y = b[i];                                                                       \
-                (void)y;                                                                           \
-                o[i] = (EXPR);                                                                     \
-            }                                                                                      \
+            QDB_VLOOP(i, n, TB y = b[i]; (void)y; o[i] = (EXPR));                                  \
         } else {                                                                                   \
             TA x = a[0];                                                                           \
             TB y = b[0];                                                                           \
             (void)x, (void)y;                                                                      \
             TO r = (EXPR);                                                                         \
-            for (int64_t i = 0; i < n; i++)                                                        \
-                o[i] = r;                                                                          \
+            QDB_VLOOP(i, n, o[i] = r);                                                             \
         }                                                                                          \
     } while (0)
 
@@ -113,7 +100,11 @@ static void run_f32(binop op, float *o, const float *a, int sa, const float *b, 
         break;
     case B_MIN: RUN(float, float, float, FMIN(x, y)); break;
     case B_MAX: RUN(float, float, float, FMAX(x, y)); break;
-    case B_PRELU: RUN(float, float, float, x < 0.0f ? x * y : x); break;
+    case B_PRELU: {
+        const float one = opaque_f(1.0f);
+        RUN(float, float, float, (x < 0.0f ? y : one) * x);
+        break;
+    }
     }
 }
 
@@ -377,26 +368,27 @@ static qdb_status check_variadic(const qdb_node *n, qdb_err *e)
 static qdb_status infer_variadic(const qdb_node *n, const qdb_tensor *const *in, qdb_tensor *out,
                                  qdb_err *e)
 {
-    const qdb_shape *sh[64];
-    if (n->n_in < 1 || n->n_in > 64)
-        return qdb_err_set(e, n->n_in < 1 ? QDB_ERR_INVALID : QDB_ERR_UNSUPPORTED,
-                           "%s: %d inputs (1..64 supported)", n->op_type, n->n_in);
-    for (int i = 0; i < n->n_in; i++) {
+    if (n->n_in < 1 || !in[0])
+        return qdb_err_set(e, QDB_ERR_INVALID, "%s: needs at least one input", n->op_type);
+    qdb_shape acc = in[0]->shape;
+    for (int i = 1; i < n->n_in; i++) {
         if (!in[i])
             return qdb_err_set(e, QDB_ERR_INVALID, "%s: input %d is missing", n->op_type, i);
         if (in[i]->dtype != in[0]->dtype)
             return qdb_err_set(e, QDB_ERR_INVALID, "%s: input types %s and %s differ",
                                n->op_type, qdb_dtype_name(in[0]->dtype),
                                qdb_dtype_name(in[i]->dtype));
-        sh[i] = &in[i]->shape;
+        qdb_shape next;
+        qdb_status s = bcast2(n, &acc, &in[i]->shape, &next, e);
+        if (s != QDB_OK)
+            return s;
+        acc = next;
     }
     if (in[0]->dtype == QDB_I64 && !strcmp(n->op_type, "Mean"))
         return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "Mean: int64 inputs not supported");
     out[0].dtype = in[0]->dtype;
-    qdb_status s = qdb_broadcast_shape(sh, n->n_in, &out[0].shape, e);
-    if (s != QDB_OK)
-        qdb_err_prefix(e, "%s: ", n->op_type);
-    return s;
+    out[0].shape = acc;
+    return QDB_OK;
 }
 
 static qdb_status forward_variadic(const qdb_node *n, const qdb_tensor *const *in,
