@@ -19,6 +19,10 @@
 
 #define PASS_A 2
 #define PASS_B 3
+/* Nodes with larger outputs are not computed at load time: folding is for
+ * shape arithmetic and weight transforms, and a hostile model must not make
+ * the loader allocate gigabytes. */
+#define FOLD_MAX_BYTES ((size_t)64 << 20)
 
 qdb_tensor *qdb_value_data(const qdb_value *v, int64_t batch, int *owned, qdb_err *e)
 {
@@ -218,14 +222,20 @@ static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
                 st = node_error(e, n, sub.code, &sub);
                 goto out;
             }
-            if (known && (st = qdb_tensor_alloc(t, &sub)) != QDB_OK) {
-                qdb_tensor_free(t);
-                node_error(e, n, st, &sub);
-                goto out;
-            }
             p->t[n->out[k]] = t;
             p->owned[n->out[k]] = 1;
             outp[k] = t;
+            if (t->numel * qdb_dtype_size(t->dtype) > FOLD_MAX_BYTES)
+                known = 0;
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            qdb_tensor *t = outp[k];
+            if (!t)
+                continue;
+            if (known && (st = qdb_tensor_alloc(t, &sub)) != QDB_OK) {
+                node_error(e, n, st, &sub);
+                goto out;
+            }
         }
         if (known) {
             st = n->op->forward(n, ins, outp, &sub);
