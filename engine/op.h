@@ -12,7 +12,8 @@
  * NULL (and indices >= n->n_in are absent too: use qdb_op_in()). In infer(),
  * in[i]->data.p is NULL when the value is not known before running; an op
  * whose output shape depends on input *values* (Reshape's shape, Slice's
- * starts, ...) returns QDB_ERR_UNSUPPORTED in that case, naming the input. */
+ * starts, ...) returns QDB_ERR_DYNAMIC in that case, naming the input: the
+ * loader then leaves that part of the graph to be shaped at run time. */
 #ifndef QDB_OP_H
 #define QDB_OP_H
 

@@ -8,7 +8,10 @@
  * QDB_DIM_BATCH markers, substituted by the executor at run time. That is
  * exactly what the Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains
  * of PyTorch exports with a dynamic batch need, without special-casing them.
- * Dimensions that differ between the passes are batch dimensions. */
+ * Dimensions that differ between the passes are batch dimensions. A node
+ * whose output shape depends on values known only at run time (a Reshape fed
+ * by a graph input) makes its outputs, and everything computed from them,
+ * "dynamic": their shapes are settled by the executor on each run. */
 #include "prepare.h"
 
 #include <stdio.h>
@@ -126,8 +129,9 @@ static qdb_status resolve_ops(qdb_graph *g, qdb_err *e)
 
 typedef struct pass {
     int64_t batch;
-    qdb_tensor **t; /* per value; NULL = not reached */
+    qdb_tensor **t; /* per value; NULL = not reached, or dynamic */
     char *owned;    /* per value: t is ours to free */
+    char *dynamic;  /* per value: shape known only at run time */
 } pass;
 
 static void pass_free(pass *p, int n_values)
@@ -139,8 +143,10 @@ static void pass_free(pass *p, int n_values)
             qdb_tensor_free(p->t[v]);
     free(p->t);
     free(p->owned);
+    free(p->dynamic);
     p->t = NULL;
     p->owned = NULL;
+    p->dynamic = NULL;
 }
 
 static qdb_status node_error(qdb_err *e, const qdb_node *n, qdb_status st, const qdb_err *sub)
@@ -164,7 +170,8 @@ static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
     qdb_tensor **outp = calloc((size_t)max_io, sizeof *outp);
     p->t = calloc((size_t)g->n_values + 1, sizeof *p->t);
     p->owned = calloc((size_t)g->n_values + 1, 1);
-    if (!ins || !outs || !outp || !p->t || !p->owned) {
+    p->dynamic = calloc((size_t)g->n_values + 1, 1);
+    if (!ins || !outs || !outp || !p->t || !p->owned || !p->dynamic) {
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory preparing the graph");
         goto out;
     }
@@ -195,9 +202,13 @@ static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const qdb_node *n = &g->nodes[i];
-        int known = 1;
+        int known = 1, dynamic = 0;
         for (int k = 0; k < n->n_in; k++) {
             ins[k] = n->in[k] >= 0 ? p->t[n->in[k]] : NULL;
+            if (n->in[k] >= 0 && p->dynamic[n->in[k]]) {
+                dynamic = 1;
+                continue;
+            }
             if (n->in[k] >= 0 && !ins[k]) {
                 st = qdb_err_set(e, QDB_ERR_FORMAT, "node '%s' (%s): input '%s' is undefined",
                                  n->name, n->op_type, g->values[n->in[k]].name);
@@ -208,7 +219,15 @@ static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
         }
         memset(outs, 0, (size_t)max_io * sizeof *outs);
         qdb_err_clear(&sub);
-        st = n->op->infer(n, ins, outs, &sub);
+        st = dynamic ? QDB_ERR_DYNAMIC : n->op->infer(n, ins, outs, &sub);
+        if (st == QDB_ERR_DYNAMIC) {
+            /* Shapes from here on are settled when the graph runs. */
+            for (int k = 0; k < n->n_out; k++)
+                if (n->out[k] >= 0)
+                    p->dynamic[n->out[k]] = 1;
+            st = QDB_OK;
+            continue;
+        }
         if (st != QDB_OK) {
             node_error(e, n, st, &sub);
             goto out;

@@ -55,6 +55,7 @@ const char *qdb_status_name(qdb_status s)
         [QDB_ERR_SHAPE] = "shape mismatch",
         [QDB_ERR_INVALID] = "invalid argument",
         [QDB_ERR_CANCELLED] = "cancelled",
+        [QDB_ERR_DYNAMIC] = "shape known only at run time",
     };
     return (s >= 0 && s < QDB_STATUS_COUNT) ? names[s] : "unknown status";
 }

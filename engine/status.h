@@ -15,6 +15,8 @@ typedef enum {
     QDB_ERR_SHAPE,       /* shapes that do not fit together */
     QDB_ERR_INVALID,     /* invalid argument or attribute value */
     QDB_ERR_CANCELLED,   /* a hook or the user stopped the work */
+    QDB_ERR_DYNAMIC,     /* from infer(): the output shape depends on input values
+                          * not known before running (not an error at load) */
     QDB_STATUS_COUNT
 } qdb_status;
 

@@ -73,7 +73,7 @@ static qdb_status reduce_mask(const qdb_node *n, const qdb_tensor *const *in, un
                 return qdb_err_set(e, QDB_ERR_INVALID, "%s: axes must be 1-D (rank %d)",
                                    n->op_type, t->shape.ndim);
             if (t->numel > 0 && !t->data.p)
-                return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%s: input 'axes' must be a constant",
+                return qdb_err_set(e, QDB_ERR_DYNAMIC, "%s: input 'axes' is known only at run time",
                                    n->op_type);
             axes = t->data.i;
             na = (int)t->numel;
