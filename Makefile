@@ -4,7 +4,11 @@
 #   make demo       the main job on the bundled demo model
 #   make deps       install the Debian packages the build, tests, demo and bench need
 #   make check      run the whole test suite (cmocka unit tests, ONNX conformance, peer check)
+#   make check-zoo  torchvision's classification models (exported by PyTorch) against onnxruntime
 #   make asan       the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       libFuzzer on the ONNX importer/executor and the .npy reader
+#                   (clang; FUZZ_SECONDS per target, in build-fuzz/)
+#   make valgrind   the unit tests under valgrind memcheck
 #   make bench      float speed against onnxruntime (same model, input, threads)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -42,7 +46,7 @@ TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/support/
 BENCH_BIN  := $(BUILD)/bench/bench_qdb
 LIB        := $(BUILD)/libqdb.a
 
-.PHONY: all demo deps check check-unit check-conformance check-peer asan bench install uninstall clean
+.PHONY: all demo deps check check-unit check-conformance check-peer check-zoo asan valgrind bench install uninstall clean
 
 QDB_BIN    ?= qdb
 
@@ -97,10 +101,41 @@ check-conformance: $(BUILD)/tests/conformance
 check-peer: $(QDB_BIN)
 	@QDB=./$(QDB_BIN) scripts/peer-check.sh
 
+# Not part of `make check` (yet): slower, and the zoo reaches past the ops
+# qdb supports today. Exports are cached in build/zoo.
+check-zoo: $(QDB_BIN)
+	@QDB=./$(QDB_BIN) scripts/zoo-check.sh
+
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan QDB_BIN=build-asan/qdb CC=clang \
 	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    check-unit check-conformance
+
+# Coverage-guided fuzzing (clang's libFuzzer + ASan + UBSan). The library is
+# built with fuzzer instrumentation in $(FUZZ_BUILD); scripts/fuzz.sh makes
+# the seed corpora at run time and runs each target for FUZZ_SECONDS.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=undefined
+
+.PRECIOUS: $(BUILD)/tests/fuzz/%.o
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="$(FUZZ_SAN)" \
+	    $(FUZZ_BUILD)/fuzz/fuzz_onnx $(FUZZ_BUILD)/fuzz/fuzz_npy
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) ONNX_TESTDATA=$(ONNX_TESTDATA) \
+	    scripts/fuzz.sh
+
+# The unit tests under valgrind's memcheck (leaks are errors).
+valgrind: $(TEST_BIN)
+	@RUNNER="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+	    scripts/run-tests.sh $(TEST_BIN)
 
 bench: qdb $(BENCH_BIN)
 	@scripts/deps.sh
@@ -115,5 +150,8 @@ uninstall:
 
 clean:
 	rm -rf build build-asan qdb
+
+# Keep objects make considers intermediate (tests, bench).
+.SECONDARY:
 
 -include $(shell find $(BUILD) -name "*.d" 2>/dev/null)
