@@ -2,9 +2,12 @@
  * the subcommands (cli/cmd_*.c). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "kernels.h"
 #include "op.h"
 
 typedef struct command {
@@ -43,8 +46,22 @@ static void usage(FILE *f)
                "  --ops          list the supported ONNX operators\n");
 }
 
+/* Restart once with the OpenBLAS kernels this CPU can run, when the
+ * library's own detection fell back to generic ones (see kernels.h). If the
+ * restart fails, carry on with the slower kernels. */
+static void fix_blas_kernels(char **argv)
+{
+    const char *core = qdb_kernels_blas_coretype_hint();
+    if (!core || getenv("QDB_NO_BLAS_FIX"))
+        return;
+    if (setenv("OPENBLAS_CORETYPE", core, 1) != 0 || setenv("QDB_NO_BLAS_FIX", "1", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    fix_blas_kernels(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

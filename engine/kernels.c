@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ threads */
@@ -21,6 +22,36 @@ void qdb_kernels_set_threads(int n)
 int qdb_kernels_threads(void)
 {
     return openblas_get_num_threads();
+}
+
+extern char *openblas_get_corename(void);
+
+const char *qdb_kernels_blas_coretype_hint(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (getenv("OPENBLAS_CORETYPE"))
+        return NULL;
+    /* The generic x86-64 targets OpenBLAS falls back to. */
+    static const char *const generic[] = {"Prescott", "Core2", "Penryn", "Dunnington",
+                                          "Nehalem", "Katmai", "Coppermine", "Northwood"};
+    const char *core = openblas_get_corename();
+    int fallback = 0;
+    for (size_t i = 0; core && i < sizeof generic / sizeof generic[0]; i++)
+        fallback |= strcmp(core, generic[i]) == 0;
+    if (!fallback)
+        return NULL;
+    __builtin_cpu_init();
+    /* __builtin_cpu_supports reports AVX/AVX-512 only when the OS saves
+     * their registers (XCR0), so these kernels are safe to run. */
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "Haswell";
+    if (__builtin_cpu_supports("avx"))
+        return "Sandybridge";
+#endif
+    return NULL;
 }
 
 /* -------------------------------------------------------------------- sgemm */

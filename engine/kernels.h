@@ -19,6 +19,15 @@
 void qdb_kernels_set_threads(int n);
 int qdb_kernels_threads(void);
 
+/* OpenBLAS picks its kernels when it is loaded, from the CPU model; on a CPU
+ * model newer than the library it falls back to generic SSE3 kernels
+ * ("Prescott"), several times slower. This returns the OPENBLAS_CORETYPE a
+ * process should be started with to use the CPU's AVX2 / AVX-512 (the
+ * features the CPU and the OS both enable), or NULL when the choice already
+ * made is fine or OPENBLAS_CORETYPE is set. Front ends act on it (see
+ * cli/main.c); the library never changes the environment itself. */
+const char *qdb_kernels_blas_coretype_hint(void);
+
 /* Largest m, n, k and leading dimension qdb_sgemm accepts (BLAS int). */
 #define QDB_SGEMM_DIM_MAX ((int64_t)INT_MAX)
 
