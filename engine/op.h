@@ -59,6 +59,7 @@ int qdb_op_list(const char **names, int max);
 extern const qdb_op *const qdb_ops_nn[];     /* conv, gemm, pooling, normalization */
 extern const qdb_op *const qdb_ops_math[];   /* elementwise, activations, softmax, reductions */
 extern const qdb_op *const qdb_ops_tensor[]; /* shape, layout, selection, constants, resize */
+extern const qdb_op *const qdb_ops_logic[];  /* comparisons, logic, Where, scatter, Einsum, ... */
 
 /* Helpers shared by operator files. */
 /* Normalise an axis in [-rank, rank) to [0, rank); error if out of range. */

@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-static const qdb_op *const *const groups[] = {qdb_ops_nn, qdb_ops_math, qdb_ops_tensor};
+static const qdb_op *const *const groups[] = {qdb_ops_nn, qdb_ops_math, qdb_ops_tensor,
+                                              qdb_ops_logic};
 
 const qdb_op *qdb_op_find(const char *op_type, const char *domain)
 {

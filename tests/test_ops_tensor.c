@@ -406,10 +406,32 @@ static void test_identity_dropout(void **state)
     assert_int_equal(run_status(&t, (const qdb_tensor *[]){f, zero, yes}), QDB_OK);
     assert_int_equal(run_status(&t, (const qdb_tensor *[]){f, half, no}), QDB_OK);
 
-    /* The mask output is not supported. */
-    tn_init(&t, "Dropout", 13, 1);
+    /* The mask output of an identity dropout is all true: bool (int64) from
+     * opset 10, the input's type before. */
+    tn_init(&t, "Dropout", 13, 3);
     tn_outputs(&t, 2);
-    assert_int_equal(t.n.op->check(&t.n, NULL), QDB_ERR_UNSUPPORTED);
+    qdb_tensor *o2[MAX_IO];
+    qdb_err err;
+    assert_int_equal(run_n(&t, (const qdb_tensor *[]){f, zero, yes}, o2, &err), QDB_OK);
+    EXPECT_F(o2[0], 0, 1, 2, 3);
+    expect_shape(o2[1], 1, D(3));
+    EXPECT_I(o2[1], 1, 1, 1);
+    free_all(o2, 2);
+    tn_init(&t, "Dropout", 7, 1);
+    tn_outputs(&t, 2);
+    assert_int_equal(run_n(&t, (const qdb_tensor *[]){f}, o2, &err), QDB_OK);
+    EXPECT_F(o2[1], 0, 1, 1, 1);
+    free_all(o2, 2);
+    /* training_mode known only at run time: judged when infer sees it. */
+    qdb_shape s0 = qdb_shape_make(0, NULL);
+    qdb_tensor *htm = qdb_tensor_new_header(QDB_I64, &s0, NULL);
+    qdb_tensor hout[2];
+    memset(hout, 0, sizeof hout);
+    tn_init(&t, "Dropout", 13, 3);
+    t.in_idx[1] = -1;
+    assert_int_equal(t.n.op->infer(&t.n, (const qdb_tensor *[]){f, NULL, htm}, hout, NULL),
+                     QDB_OK);
+    qdb_tensor_free(htm);
     /* Opset 6 with is_test = 0 is training mode. */
     tn_init(&t, "Dropout", 6, 1);
     assert_int_equal(t.n.op->check(&t.n, NULL), QDB_ERR_UNSUPPORTED);

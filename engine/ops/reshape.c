@@ -1,6 +1,7 @@
 /* reshape.c - operators that keep the data as it is and only change the
  * shape: Reshape, Flatten, Squeeze, Unsqueeze, and the inference-time
- * identities Identity and Dropout. Forward is one memcpy. */
+ * identities Identity and Dropout (whose optional mask is then all true).
+ * Forward is one memcpy. */
 #include <string.h>
 
 #include "op.h"
@@ -287,41 +288,73 @@ const qdb_op qdb_op_identity = {
 
 static qdb_status dropout_check(const qdb_node *n, qdb_err *e)
 {
-    if (n->n_out > 1 && n->out[1] >= 0)
-        return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "Dropout: the 'mask' output is not supported");
+    qdb_status s = need_input(n, 0, "data", e);
+    if (s != QDB_OK)
+        return s;
     if (n->opset < 7 && qdb_attr_int(n, "is_test", 0) == 0)
         return qdb_err_set(e, QDB_ERR_UNSUPPORTED,
                            "Dropout: training mode (is_test=0) is not supported");
     return QDB_OK;
 }
 
+/* Is scalar t non-zero? -1 when its value is not known yet. */
+static int scalar_nonzero(const qdb_tensor *t)
+{
+    if (!t->data.p)
+        return -1;
+    return t->dtype == QDB_I64 ? t->data.i[0] != 0 : t->data.f[0] != 0.0f;
+}
+
 static qdb_status dropout_infer(const qdb_node *n, const qdb_tensor *const *in, qdb_tensor *out,
                                 qdb_err *e)
 {
     /* From opset 12 the mode is an input: only inference (training_mode
-     * false), or a ratio of 0, where dropout is the identity. */
+     * false), or a ratio of 0, where dropout is the identity. Inputs known
+     * only at run time are judged then (infer runs again with their data). */
     const qdb_tensor *tm = n->opset >= 12 ? qdb_op_in(n, in, 2) : NULL;
     if (tm) {
-        if (!tm->data.p || tm->numel != 1)
-            return qdb_err_set(e, QDB_ERR_UNSUPPORTED,
-                               "Dropout: input 'training_mode' must be a constant scalar");
-        int training = tm->dtype == QDB_I64 ? tm->data.i[0] != 0 : tm->data.f[0] != 0.0f;
-        if (training) {
+        if (tm->numel != 1)
+            return qdb_err_set(e, QDB_ERR_INVALID,
+                               "Dropout: input 'training_mode' must be a scalar");
+        if (scalar_nonzero(tm) == 1) {
             const qdb_tensor *r = qdb_op_in(n, in, 1);
-            int zero = r && r->data.p && r->numel == 1 &&
-                       (r->dtype == QDB_F32 ? r->data.f[0] == 0.0f : r->data.i[0] == 0);
-            if (!zero)
+            if (r && r->numel != 1)
+                return qdb_err_set(e, QDB_ERR_INVALID, "Dropout: input 'ratio' must be a scalar");
+            /* ratio defaults to 0.5 */
+            if (!r || scalar_nonzero(r) == 1)
                 return qdb_err_set(e, QDB_ERR_UNSUPPORTED,
-                                   "Dropout: training mode is not supported");
+                                   "Dropout: training mode with a non-zero ratio is not "
+                                   "supported");
         }
     }
-    return qdb_out_set(n, &out[0], in[0]->dtype, &in[0]->shape, e);
+    qdb_status s = qdb_out_set(n, &out[0], in[0]->dtype, &in[0]->shape, e);
+    /* The mask: all true (kept) when dropout is the identity; bool (held as
+     * int64) from opset 10, the input's type before. */
+    if (s == QDB_OK && n->n_out > 1)
+        s = qdb_out_set(n, &out[1], n->opset >= 10 ? QDB_I64 : in[0]->dtype, &in[0]->shape, e);
+    return s;
+}
+
+static qdb_status dropout_forward(const qdb_node *n, const qdb_tensor *const *in,
+                                  qdb_tensor *const *out, qdb_err *e)
+{
+    qdb_status s = copy_forward(n, in, out, e);
+    qdb_tensor *m = n->n_out > 1 ? out[1] : NULL;
+    if (s != QDB_OK || !m)
+        return s;
+    if (m->dtype == QDB_I64)
+        for (size_t k = 0; k < m->numel; k++)
+            m->data.i[k] = 1;
+    else
+        for (size_t k = 0; k < m->numel; k++)
+            m->data.f[k] = 1.0f;
+    return QDB_OK;
 }
 
 const qdb_op qdb_op_dropout = {
     .type = "Dropout",
     .check = dropout_check,
     .infer = dropout_infer,
-    .forward = copy_forward,
+    .forward = dropout_forward,
     .moves_values = 1,
 };
