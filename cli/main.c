@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "kernels.h"
@@ -46,22 +45,9 @@ static void usage(FILE *f)
                "  --ops          list the supported ONNX operators\n");
 }
 
-/* Restart once with the OpenBLAS kernels this CPU can run, when the
- * library's own detection fell back to generic ones (see kernels.h). If the
- * restart fails, carry on with the slower kernels. */
-static void fix_blas_kernels(char **argv)
-{
-    const char *core = qdb_kernels_blas_coretype_hint();
-    if (!core || getenv("QDB_NO_BLAS_FIX"))
-        return;
-    if (setenv("OPENBLAS_CORETYPE", core, 1) != 0 || setenv("QDB_NO_BLAS_FIX", "1", 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-}
-
 int main(int argc, char **argv)
 {
-    fix_blas_kernels(argv);
+    qdb_kernels_fix_blas(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

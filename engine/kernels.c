@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ threads */
 
@@ -52,6 +53,16 @@ const char *qdb_kernels_blas_coretype_hint(void)
         return "Sandybridge";
 #endif
     return NULL;
+}
+
+void qdb_kernels_fix_blas(char **argv)
+{
+    const char *core = qdb_kernels_blas_coretype_hint();
+    if (!core || getenv("QDB_NO_BLAS_FIX"))
+        return;
+    if (setenv("OPENBLAS_CORETYPE", core, 1) != 0 || setenv("QDB_NO_BLAS_FIX", "1", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
 }
 
 /* -------------------------------------------------------------------- sgemm */

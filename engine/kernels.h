@@ -28,6 +28,13 @@ int qdb_kernels_threads(void);
  * cli/main.c); the library never changes the environment itself. */
 const char *qdb_kernels_blas_coretype_hint(void);
 
+/* For front ends, first thing in main(): when the hint above applies,
+ * restart the program once (execv of /proc/self/exe with the same argv)
+ * with OPENBLAS_CORETYPE set. Returns only if no restart was needed or it
+ * failed (then the slower kernels are used). QDB_NO_BLAS_FIX=1 in the
+ * environment disables it. */
+void qdb_kernels_fix_blas(char **argv);
+
 /* Largest m, n, k and leading dimension qdb_sgemm accepts (BLAS int). */
 #define QDB_SGEMM_DIM_MAX ((int64_t)INT_MAX)
 
