@@ -31,11 +31,11 @@ VECT       := $(shell $(CC) -fvect-cost-model=dynamic -x c -c /dev/null -o /dev/
                 && echo -fvect-cost-model=dynamic)
 OPT        ?= -O2 $(VECT)
 CFLAGS     ?= $(OPT) -g
-QDB_CFLAGS := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter \
+QDB_CFLAGS := -std=c11 -pthread -Wall -Wextra -Wshadow -Wno-unused-parameter \
               -D_POSIX_C_SOURCE=200809L -DQDB_VERSION=\"$(VERSION)\" \
               -Iengine -Icli -Itests/support -I$(BUILD)/gen \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LIBS       := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+LIBS       := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -pthread
 TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 GEN_SRC    := $(BUILD)/gen/onnx.pb-c.c

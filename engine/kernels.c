@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,6 +64,145 @@ void qdb_kernels_fix_blas(char **argv)
     if (setenv("OPENBLAS_CORETYPE", core, 1) != 0 || setenv("QDB_NO_BLAS_FIX", "1", 1) != 0)
         return;
     execv("/proc/self/exe", argv);
+}
+
+/* ----------------------------------------------------- function versions */
+
+/* The build is portable (x86-64 baseline: SSE2); the hottest loops are
+ * also compiled for AVX2 and AVX-512 machines and picked at load time
+ * (GCC function multiversioning, an ifunc). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
+    defined(__linux__) && !defined(QDB_NO_MULTIVERSION)
+#define QDB_MULTIVERSION \
+    __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define QDB_MULTIVERSION
+#endif
+/* For helpers of a multiversioned function: inlined into each version. */
+#if defined(__GNUC__)
+#define QDB_INLINE inline __attribute__((always_inline))
+#else
+#define QDB_INLINE inline
+#endif
+
+/* ------------------------------------------------------------- thread pool */
+
+/* A small persistent pool for the kernels' own loops (OpenBLAS keeps its
+ * own threads for sgemm). Workers are created on first use, up to
+ * qdb_kernels_threads() - 1, and sleep on a condition variable between
+ * jobs. One job at a time: a caller that finds the pool busy (another
+ * thread running a kernel) runs its job inline. */
+#define POOL_MAX_WORKERS 63
+
+static struct {
+    pthread_mutex_t run;  /* held by the thread submitting a job */
+    pthread_mutex_t mu;   /* protects the fields below */
+    pthread_cond_t wake, done;
+    int workers;          /* threads started */
+    pid_t pid;            /* the process that started them */
+    unsigned long gen;    /* job counter */
+    int pending;          /* workers still on the current job */
+    int parts;            /* chunks of the current job (caller takes chunk 0) */
+    int64_t n;
+    qdb_par_fn fn;
+    void *ctx;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, NULL, NULL};
+
+static void chunk(int64_t n, int parts, int i, int64_t *b, int64_t *e)
+{
+    *b = n * i / parts;
+    *e = n * (i + 1) / parts;
+}
+
+static void *pool_worker(void *arg)
+{
+    const int id = (int)(intptr_t)arg; /* 1.. */
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (pool.gen == seen)
+            pthread_cond_wait(&pool.wake, &pool.mu);
+        seen = pool.gen;
+        if (id >= pool.parts)
+            continue;
+        const int parts = pool.parts;
+        const int64_t n = pool.n;
+        qdb_par_fn fn = pool.fn;
+        void *ctx = pool.ctx;
+        pthread_mutex_unlock(&pool.mu);
+        int64_t b, e;
+        chunk(n, parts, id, &b, &e);
+        if (e > b)
+            fn(ctx, b, e);
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.pending == 0)
+            pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+/* Below this many multiply-adds a job runs on the calling thread. */
+#define PAR_MIN_WORK ((int64_t)1 << 16)
+
+void qdb_parallel_for(int64_t n, int64_t work, qdb_par_fn fn, void *ctx)
+{
+    int threads = qdb_kernels_threads();
+    if (threads > POOL_MAX_WORKERS + 1)
+        threads = POOL_MAX_WORKERS + 1;
+    if ((int64_t)threads > n)
+        threads = (int)n;
+    if (threads > 1 && work / threads < PAR_MIN_WORK)
+        threads = (int)(work / PAR_MIN_WORK) > 1 ? (int)(work / PAR_MIN_WORK) : 1;
+    if (threads <= 1 || pthread_mutex_trylock(&pool.run) != 0) {
+        if (n > 0)
+            fn(ctx, 0, n);
+        return;
+    }
+    if (pool.workers > 0 && pool.pid != getpid()) {
+        /* A child after fork(): the workers stayed in the parent. */
+        pthread_mutex_unlock(&pool.run);
+        if (n > 0)
+            fn(ctx, 0, n);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    pool.pid = getpid();
+    while (pool.workers < threads - 1) {
+        pthread_t t;
+        pthread_attr_t at;
+        int ok = pthread_attr_init(&at) == 0;
+        if (ok) {
+            pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+            ok = pthread_create(&t, &at, pool_worker, (void *)(intptr_t)(pool.workers + 1)) == 0;
+            pthread_attr_destroy(&at);
+        }
+        if (!ok)
+            break;
+        pool.workers++;
+    }
+    if (threads > pool.workers + 1)
+        threads = pool.workers + 1;
+    pool.parts = threads;
+    pool.pending = threads - 1;
+    pool.n = n;
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.gen++;
+    if (threads > 1)
+        pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+
+    int64_t b, e;
+    chunk(n, threads, 0, &b, &e);
+    if (e > b)
+        fn(ctx, b, e);
+
+    pthread_mutex_lock(&pool.mu);
+    while (pool.pending > 0)
+        pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_unlock(&pool.run);
 }
 
 /* -------------------------------------------------------------------- sgemm */
@@ -250,52 +390,224 @@ void qdb_col2im(const float *col, int64_t channels, const qdb_window *w, float *
 
 /* ---------------------------------------------------------------- depthwise */
 
-void qdb_conv_depthwise(const float *x, const float *wt, const float *bias, int64_t channels,
-                        const qdb_window *w, float *y)
+/* One channel, any window: the reference loop (bias, then each tap over
+ * its valid output range). */
+static void dw_generic(const float *xc, const float *wc, float b, const qdb_window *w, float *yc)
 {
     const int64_t ID = w->in[0], IH = w->in[1], IW = w->in[2];
     const int64_t OD = w->out[0], OH = w->out[1], OW = w->out[2];
-    const int64_t isz = ID * IH * IW, osz = OD * OH * OW, ksz = qdb_window_k_size(w);
-    const int64_t s = w->stride[2];
-
-    for (int64_t c = 0; c < channels; c++) {
-        const float *xc = x + c * isz;
-        const float *wc = wt + c * ksz;
-        float *yc = y + c * osz;
-        float b = bias ? bias[c] : 0.0f;
-        for (int64_t i = 0; i < osz; i++)
-            yc[i] = b;
-        for (int64_t kd = 0; kd < w->k[0]; kd++) {
-            int64_t d0, d1;
-            int64_t bd = kd * w->dil[0] - w->pad[0];
-            valid_range(ID, bd, w->stride[0], OD, &d0, &d1);
-            for (int64_t kh = 0; kh < w->k[1]; kh++) {
-                int64_t h0, h1;
-                int64_t bh = kh * w->dil[1] - w->pad[1];
-                valid_range(IH, bh, w->stride[1], OH, &h0, &h1);
-                for (int64_t kw = 0; kw < w->k[2]; kw++) {
-                    int64_t w0, w1;
-                    int64_t bw = kw * w->dil[2] - w->pad[2];
-                    valid_range(IW, bw, s, OW, &w0, &w1);
-                    const float wv = wc[(kd * w->k[1] + kh) * w->k[2] + kw];
-                    for (int64_t od = d0; od < d1; od++) {
-                        const float *xp = xc + (od * w->stride[0] + bd) * IH * IW;
-                        float *yp = yc + od * OH * OW;
-                        for (int64_t oh = h0; oh < h1; oh++) {
-                            const float *xr = xp + (oh * w->stride[1] + bh) * IW;
-                            float *o = yp + oh * OW;
-                            if (s == 1)
-                                for (int64_t ow = w0; ow < w1; ow++)
-                                    o[ow] += wv * xr[ow + bw];
-                            else
-                                for (int64_t ow = w0; ow < w1; ow++)
-                                    o[ow] += wv * xr[ow * s + bw];
-                        }
+    const int64_t osz = OD * OH * OW, s = w->stride[2];
+    for (int64_t i = 0; i < osz; i++)
+        yc[i] = b;
+    for (int64_t kd = 0; kd < w->k[0]; kd++) {
+        int64_t d0, d1;
+        int64_t bd = kd * w->dil[0] - w->pad[0];
+        valid_range(ID, bd, w->stride[0], OD, &d0, &d1);
+        for (int64_t kh = 0; kh < w->k[1]; kh++) {
+            int64_t h0, h1;
+            int64_t bh = kh * w->dil[1] - w->pad[1];
+            valid_range(IH, bh, w->stride[1], OH, &h0, &h1);
+            for (int64_t kw = 0; kw < w->k[2]; kw++) {
+                int64_t w0, w1;
+                int64_t bw = kw * w->dil[2] - w->pad[2];
+                valid_range(IW, bw, s, OW, &w0, &w1);
+                const float wv = wc[(kd * w->k[1] + kh) * w->k[2] + kw];
+                for (int64_t od = d0; od < d1; od++) {
+                    const float *xp = xc + (od * w->stride[0] + bd) * IH * IW;
+                    float *yp = yc + od * OH * OW;
+                    for (int64_t oh = h0; oh < h1; oh++) {
+                        const float *xr = xp + (oh * w->stride[1] + bh) * IW;
+                        float *o = yp + oh * OW;
+                        if (s == 1)
+                            for (int64_t ow = w0; ow < w1; ow++)
+                                o[ow] += wv * xr[ow + bw];
+                        else
+                            for (int64_t ow = w0; ow < w1; ow++)
+                                o[ow] += wv * xr[ow * s + bw];
                     }
                 }
             }
         }
     }
+}
+
+/* Output columns [lo, hi) of one row of a 3x3 window whose three input rows
+ * are all inside the image and whose three columns are inside for every
+ * output in the range: o[j] = b + sum of the 9 taps. S is a constant at
+ * each call site so the strided loads vectorize. */
+static QDB_INLINE void dw3_rows3(const float *r0, const float *r1, const float *r2, const float *k,
+                             float b, int64_t S, int64_t bw, int64_t lo, int64_t hi, float *o)
+{
+    const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6],
+                k7 = k[7], k8 = k[8];
+    for (int64_t ow = lo; ow < hi; ow++) {
+        const int64_t j = ow * S + bw;
+        o[ow] = b + k0 * r0[j] + k1 * r0[j + 1] + k2 * r0[j + 2] + k3 * r1[j] + k4 * r1[j + 1] +
+                k5 * r1[j + 2] + k6 * r2[j] + k7 * r2[j + 1] + k8 * r2[j + 2];
+    }
+}
+
+/* The same with only `rows` rows inside the image: r is the first of them
+ * and k its weights. */
+static QDB_INLINE void dw3_rows_any(const float *r, int64_t IW, int64_t rows, const float *k,
+                                float b, int64_t S, int64_t bw, int64_t lo, int64_t hi, float *o)
+{
+    for (int64_t ow = lo; ow < hi; ow++)
+        o[ow] = b;
+    for (int64_t kh = 0; kh < rows; kh++) {
+        const float *rr = r + kh * IW;
+        const float a0 = k[kh * 3], a1 = k[kh * 3 + 1], a2 = k[kh * 3 + 2];
+        for (int64_t ow = lo; ow < hi; ow++) {
+            const int64_t j = ow * S + bw;
+            o[ow] += a0 * rr[j] + a1 * rr[j + 1] + a2 * rr[j + 2];
+        }
+    }
+}
+
+/* One channel of a 2-D 3x3 depthwise convolution, dilation 1, stride S
+ * (1 or 2) in both directions, any padding. */
+static QDB_INLINE void dw3x3(const float *xc, const float *k, float b, const qdb_window *w, int64_t S,
+                         float *yc)
+{
+    const int64_t IH = w->in[1], IW = w->in[2], OH = w->out[1], OW = w->out[2];
+    const int64_t ph = w->pad[1], bw = -w->pad[2];
+    /* Output columns whose three taps are all inside [0, IW). */
+    int64_t c0, c1, t0, t1;
+    valid_range(IW, bw, S, OW, &c0, &c1);
+    valid_range(IW, bw + 2, S, OW, &t0, &t1);
+    if (t0 > c0)
+        c0 = t0;
+    if (t1 < c1)
+        c1 = t1;
+    if (c1 < c0)
+        c1 = c0;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t ih = oh * S - ph; /* input row of kh = 0 */
+        int64_t kh0 = ih < 0 ? -ih : 0, kh1 = IH - ih < 3 ? IH - ih : 3;
+        float *o = yc + oh * OW;
+        if (kh1 <= kh0) {
+            for (int64_t ow = 0; ow < OW; ow++)
+                o[ow] = b;
+            continue;
+        }
+        const float *r = xc + (ih + kh0) * IW; /* input row of kh0 */
+        if (c1 > c0) {
+            if (kh0 == 0 && kh1 == 3) {
+                if (S == 1)
+                    dw3_rows3(r, r + IW, r + 2 * IW, k, b, 1, bw, c0, c1, o);
+                else
+                    dw3_rows3(r, r + IW, r + 2 * IW, k, b, 2, bw, c0, c1, o);
+            } else {
+                dw3_rows_any(r, IW, kh1 - kh0, k + 3 * kh0, b, S, bw, c0, c1, o);
+            }
+        }
+        /* Edge columns: only the taps inside the row. */
+        for (int64_t ow = 0; ow < OW; ow++) {
+            if (ow == c0 && c1 > c0)
+                ow = c1;
+            if (ow >= OW)
+                break;
+            const int64_t iw = ow * S + bw;
+            const int64_t kw0 = iw < 0 ? -iw : 0, kw1 = IW - iw < 3 ? IW - iw : 3;
+            float acc = b;
+            for (int64_t kh = kh0; kh < kh1; kh++)
+                for (int64_t kw = kw0; kw < kw1; kw++)
+                    acc += k[kh * 3 + kw] * r[(kh - kh0) * IW + iw + kw];
+            o[ow] = acc;
+        }
+    }
+}
+
+/* Small planes (rows too short for wide vectors): copy the channel into a
+ * zero-bordered buffer of row pitch Wp, then run one flat loop over all
+ * output rows at once, computing a few throw-away columns per row.
+ * Stride 1: Wp = OW + 2; output q = oh*Wp + ow reads q + kh*Wp + kw.
+ * Stride 2: the padded plane's even rows first, then its odd rows, and
+ * Wp = 2*OW + 2, so that with q = oh*Wp/2 + ow, padded row 2*oh + kh is even
+ * row oh (kh = 0), odd row oh (kh = 1), even row oh + 1 (kh = 2), at column
+ * 2*q + kw from those. (Splitting columns by parity too, for stride-1
+ * loads, measured slower: the de-interleaving copy costs more.) Buffers over
+ * DW_FLAT_MAX floats return 0 (not done). */
+#define DW_FLAT_MAX 8192
+
+static QDB_INLINE int dw3x3_flat(const float *xc, const float *k, float b, const qdb_window *w,
+                                 int64_t S, float *yc)
+{
+    const int64_t IH = w->in[1], IW = w->in[2], OH = w->out[1], OW = w->out[2];
+    const int64_t ph = w->pad[1], pw = w->pad[2];
+    const int64_t Wp = S == 1 ? OW + 2 : 2 * OW + 2, Hp = (OH - 1) * S + 3;
+    const int64_t Wq = Wp / S; /* output row pitch in op */
+    if ((S == 1 ? Hp : 2 * OH + 2) * Wp > DW_FLAT_MAX)
+        return 0;
+    float xp[DW_FLAT_MAX], op[DW_FLAT_MAX];
+    int64_t c0 = pw < 0 ? 0 : pw, c1 = IW + pw < Wp ? IW + pw : Wp;
+    if (c1 < c0)
+        c1 = c0;
+    for (int64_t r = 0; r < Hp; r++) {
+        float *row = S == 1 ? xp + r * Wp : xp + ((r & 1) * (OH + 1) + r / 2) * Wp;
+        const int64_t ih = r - ph;
+        if (ih < 0 || ih >= IH || c1 == c0) {
+            memset(row, 0, (size_t)Wp * sizeof *row);
+            continue;
+        }
+        memset(row, 0, (size_t)c0 * sizeof *row);
+        memcpy(row + c0, xc + ih * IW + (c0 - pw), (size_t)(c1 - c0) * sizeof *row);
+        memset(row + c1, 0, (size_t)(Wp - c1) * sizeof *row);
+    }
+    const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6],
+                k7 = k[7], k8 = k[8];
+    const float *r0 = xp, *r1 = S == 1 ? xp + Wp : xp + (OH + 1) * Wp,
+                *r2 = S == 1 ? xp + 2 * Wp : xp + Wp;
+    const int64_t L = (OH - 1) * Wq + OW;
+    for (int64_t q = 0; q < L; q++) {
+        const int64_t j = q * S;
+        op[q] = b + k0 * r0[j] + k1 * r0[j + 1] + k2 * r0[j + 2] + k3 * r1[j] + k4 * r1[j + 1] +
+                k5 * r1[j + 2] + k6 * r2[j] + k7 * r2[j + 1] + k8 * r2[j + 2];
+    }
+    for (int64_t oh = 0; oh < OH; oh++)
+        memcpy(yc + oh * OW, op + oh * Wq, (size_t)OW * sizeof *yc);
+    return 1;
+}
+
+typedef struct dw_task {
+    const float *x, *wt, *bias;
+    const qdb_window *w;
+    float *y;
+    int mode; /* 0 generic, 1 3x3 stride 1, 2 3x3 stride 2 */
+} dw_task;
+
+QDB_MULTIVERSION static void dw_run(void *arg, int64_t c_begin, int64_t c_end)
+{
+    const dw_task *t = arg;
+    const qdb_window *w = t->w;
+    const int64_t isz = qdb_window_in_size(w), osz = qdb_window_out_size(w),
+                  ksz = qdb_window_k_size(w);
+    for (int64_t c = c_begin; c < c_end; c++) {
+        const float *xc = t->x + c * isz, *wc = t->wt + c * ksz;
+        float *yc = t->y + c * osz;
+        const float b = t->bias ? t->bias[c] : 0.0f;
+        if (t->mode == 1) {
+            if (!dw3x3_flat(xc, wc, b, w, 1, yc))
+                dw3x3(xc, wc, b, w, 1, yc);
+        } else if (t->mode == 2) {
+            if (!dw3x3_flat(xc, wc, b, w, 2, yc))
+                dw3x3(xc, wc, b, w, 2, yc);
+        }
+        else
+            dw_generic(xc, wc, b, w, yc);
+    }
+}
+
+void qdb_conv_depthwise(const float *x, const float *wt, const float *bias, int64_t channels,
+                        const qdb_window *w, float *y)
+{
+    dw_task t = {x, wt, bias, w, y, 0};
+    if (w->in[0] == 1 && w->out[0] == 1 && w->k[0] == 1 && w->pad[0] == 0 && w->k[1] == 3 &&
+        w->k[2] == 3 && w->dil[1] == 1 && w->dil[2] == 1 && w->stride[1] == w->stride[2] &&
+        (w->stride[1] == 1 || w->stride[1] == 2))
+        t.mode = (int)w->stride[1];
+    const int64_t work = channels * qdb_window_out_size(w) * qdb_window_k_size(w);
+    qdb_parallel_for(channels, work, dw_run, &t);
 }
 
 /* ------------------------------------------------------------------ pooling */
@@ -360,9 +672,98 @@ static inline int64_t spatial_index(const qdb_window *w, int64_t d, int64_t h, i
         }                                                                                     \
     }
 
+/* 2-D max pooling of one plane, dilation 1, no indices, stride S. The same
+ * comparisons in the same order as MAXPOOL_BODY (the first tap inside the
+ * input, then v > best), so NaN handling is identical; the columns whose
+ * window is inside the row run as vector loops over the output row. */
+static QDB_INLINE void maxpool2d_plane(const float *xc, const qdb_window *w, int64_t S,
+                                       float *yc)
+{
+    const int64_t IH = w->in[1], IW = w->in[2], OH = w->out[1], OW = w->out[2];
+    const int64_t KH = w->k[1], KW = w->k[2], sh = w->stride[1], bw = -w->pad[2];
+    int64_t c0, c1, t0, t1;
+    valid_range(IW, bw, S, OW, &c0, &c1);
+    valid_range(IW, bw + KW - 1, S, OW, &t0, &t1);
+    if (t0 > c0)
+        c0 = t0;
+    if (t1 < c1)
+        c1 = t1;
+    if (c1 < c0)
+        c1 = c0;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t ih = oh * sh - w->pad[1];
+        int64_t kh0 = ih < 0 ? -ih : 0, kh1 = IH - ih < KH ? IH - ih : KH;
+        float *o = yc + oh * OW;
+        if (kh1 <= kh0) {
+            for (int64_t ow = 0; ow < OW; ow++)
+                o[ow] = -INFINITY;
+            continue;
+        }
+        const float *r = xc + (ih + kh0) * IW; /* input row of kh0 */
+        if (c1 > c0) {
+            for (int64_t ow = c0; ow < c1; ow++)
+                o[ow] = r[ow * S + bw];
+            for (int64_t kh = 0; kh < kh1 - kh0; kh++) {
+                const float *rr = r + kh * IW;
+                for (int64_t kw = kh == 0 ? 1 : 0; kw < KW; kw++)
+                    for (int64_t ow = c0; ow < c1; ow++) {
+                        const float v = rr[ow * S + bw + kw];
+                        o[ow] = v > o[ow] ? v : o[ow];
+                    }
+            }
+        }
+        for (int64_t ow = 0; ow < OW; ow++) {
+            if (ow == c0 && c1 > c0)
+                ow = c1;
+            if (ow >= OW)
+                break;
+            const int64_t iw = ow * S + bw;
+            const int64_t kw0 = iw < 0 ? -iw : 0, kw1 = IW - iw < KW ? IW - iw : KW;
+            float best = -INFINITY;
+            int first = 1;
+            for (int64_t kh = 0; kh < kh1 - kh0; kh++)
+                for (int64_t kw = kw0; kw < kw1; kw++) {
+                    const float v = r[kh * IW + iw + kw];
+                    if (v > best || first)
+                        best = v;
+                    first = 0;
+                }
+            o[ow] = best;
+        }
+    }
+}
+
+typedef struct maxpool_task {
+    const float *x;
+    const qdb_window *w;
+    float *y;
+} maxpool_task;
+
+QDB_MULTIVERSION static void maxpool2d_run(void *arg, int64_t p_begin, int64_t p_end)
+{
+    const maxpool_task *t = arg;
+    const qdb_window *w = t->w;
+    const int64_t isz = qdb_window_in_size(w), osz = qdb_window_out_size(w);
+    for (int64_t p = p_begin; p < p_end; p++) {
+        if (w->stride[2] == 1)
+            maxpool2d_plane(t->x + p * isz, w, 1, t->y + p * osz);
+        else if (w->stride[2] == 2)
+            maxpool2d_plane(t->x + p * isz, w, 2, t->y + p * osz);
+        else
+            maxpool2d_plane(t->x + p * isz, w, w->stride[2], t->y + p * osz);
+    }
+}
+
 void qdb_maxpool_f32(const float *x, int64_t planes, const qdb_window *w, float *y, int64_t *idx,
                      int col_major)
 {
+    if (!idx && w->in[0] == 1 && w->out[0] == 1 && w->k[0] == 1 && w->pad[0] == 0 &&
+        w->dil[1] == 1 && w->dil[2] == 1) {
+        maxpool_task t = {x, w, y};
+        qdb_parallel_for(planes, planes * qdb_window_out_size(w) * qdb_window_k_size(w),
+                         maxpool2d_run, &t);
+        return;
+    }
     MAXPOOL_BODY(float, -INFINITY)
 }
 
@@ -467,6 +868,16 @@ void qdb_channel_affine(const float *x, float *y, int64_t n, int64_t channels, i
             for (int64_t j = 0; j < plane; j++)
                 ys[j] = (xs[j] - m) * a + b;
         }
+}
+
+void qdb_fill_bias(float *y, int64_t channels, int64_t plane, const float *bias)
+{
+    for (int64_t c = 0; c < channels; c++) {
+        float *yc = y + c * plane;
+        const float b = bias[c];
+        for (int64_t j = 0; j < plane; j++)
+            yc[j] = b;
+    }
 }
 
 void qdb_add_bias(float *y, int64_t channels, int64_t plane, const float *bias)

@@ -19,6 +19,13 @@
 void qdb_kernels_set_threads(int n);
 int qdb_kernels_threads(void);
 
+/* Runs fn(ctx, begin, end) over disjoint ranges covering [0, n), split
+ * across up to qdb_kernels_threads() threads (a persistent pool; the caller
+ * takes part). work estimates the job's multiply-adds: small jobs run
+ * inline. fn must not call qdb_parallel_for. */
+typedef void (*qdb_par_fn)(void *ctx, int64_t begin, int64_t end);
+void qdb_parallel_for(int64_t n, int64_t work, qdb_par_fn fn, void *ctx);
+
 /* OpenBLAS picks its kernels when it is loaded, from the CPU model; on a CPU
  * model newer than the library it falls back to generic SSE3 kernels
  * ("Prescott"), several times slower. This returns the OPENBLAS_CORETYPE a
@@ -101,6 +108,8 @@ void qdb_lppool_f32(const float *x, int64_t planes, const qdb_window *w, float p
  * (0). Centering first keeps precision when |center| >> the spread. */
 void qdb_channel_affine(const float *x, float *y, int64_t n, int64_t channels, int64_t plane,
                         const float *center, const float *scale, const float *shift);
+/* y[c][j] = bias[c] for c < channels, j < plane. */
+void qdb_fill_bias(float *y, int64_t channels, int64_t plane, const float *bias);
 /* y[c][j] += bias[c] for c < channels, j < plane. */
 void qdb_add_bias(float *y, int64_t channels, int64_t plane, const float *bias);
 
