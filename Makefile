@@ -119,7 +119,10 @@ asan:
 
 # Coverage-guided fuzzing (clang's libFuzzer + ASan + UBSan). The library is
 # built with fuzzer instrumentation in $(FUZZ_BUILD); scripts/fuzz.sh makes
-# the seed corpora at run time and runs each target for FUZZ_SECONDS.
+# the seed corpora at run time and runs each target (tests/fuzz/fuzz_*.c) for
+# FUZZ_SECONDS. Allocations above 256 MiB fail in the fuzzers (fuzz_alloc.c),
+# to check that they come back as clean errors. To go on after a crash:
+#   make fuzz FUZZ_ARGS="-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1"
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
@@ -138,7 +141,7 @@ fuzz-build:
 
 fuzz: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) ONNX_TESTDATA=$(ONNX_TESTDATA) \
-	    scripts/fuzz.sh
+	    FUZZ_ARGS="$(FUZZ_ARGS)" scripts/fuzz.sh
 
 # The unit tests under valgrind's memcheck (leaks are errors).
 valgrind: $(TEST_BIN)

@@ -158,10 +158,21 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
         x->owned[g->inputs[k]] = 0;
     }
 
+    int used_in = x->max_io, used_out = x->max_io; /* a previous run may have left slots */
     for (int i = 0; i < g->n_nodes; i++) {
         const qdb_node *n = &g->nodes[i];
+        /* Slots past n_in / n_out are absent (NULL), never the previous
+         * node's; only the slots the previous node used need clearing. */
+        for (int k = n->n_in; k < used_in; k++)
+            x->ins[k] = NULL;
+        for (int k = n->n_out; k < used_out; k++)
+            x->outp[k] = NULL;
+        used_in = n->n_in;
+        used_out = n->n_out;
         for (int k = 0; k < n->n_in; k++)
             x->ins[k] = n->in[k] >= 0 ? x->cur[n->in[k]] : NULL;
+        for (int k = 0; k < n->n_out; k++)
+            x->outp[k] = NULL;
         memset(x->outs, 0, (size_t)n->n_out * sizeof *x->outs);
         qdb_err_clear(&sub);
         st = n->op->infer(n, x->ins, x->outs, &sub);

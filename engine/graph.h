@@ -83,6 +83,8 @@ typedef struct qdb_graph {
     int n_outputs;
     int *outputs;
     int batch_free;       /* inputs have a free first (batch) dimension */
+    struct qdb_value_index *index; /* private to graph.c: values by name (value
+                                    * names must not change once added) */
 } qdb_graph;
 
 qdb_graph *qdb_graph_new(const char *path);

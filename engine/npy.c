@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "atomic_file.h"
 
@@ -252,6 +253,29 @@ qdb_tensor *qdb_npy_read(const char *path, qdb_dtype want, qdb_err *e)
     if (h.kind == 'f')
         want = QDB_F32;
     qdb_err sub;
+    size_t numel;
+    if (qdb_shape_numel(&h.shape, &numel, &sub) != QDB_OK) {
+        qdb_err_set(e, sub.code, "%s: %s", path, sub.msg);
+        goto fail;
+    }
+    /* A regular file must hold exactly the data its header promises: check
+     * before allocating, so a short file cannot claim gigabytes. (Pipes are
+     * checked while reading.) */
+    struct stat sb;
+    long pos = ftell(f);
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && pos >= 0) {
+        size_t data = sb.st_size > pos ? (size_t)(sb.st_size - pos) : 0;
+        size_t need = numel * (size_t)h.size;
+        if (data < need) {
+            qdb_err_set(e, QDB_ERR_FORMAT, "%s: truncated: %zu of %zu elements present", path,
+                        data / (size_t)h.size, numel);
+            goto fail;
+        }
+        if (data > need) {
+            qdb_err_set(e, QDB_ERR_FORMAT, "%s: trailing bytes after %zu elements", path, numel);
+            goto fail;
+        }
+    }
     t = qdb_tensor_new(want, &h.shape, &sub);
     if (!t) {
         qdb_err_set(e, sub.code, "%s: %s", path, sub.msg);

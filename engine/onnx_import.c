@@ -189,6 +189,24 @@ static void raw_elem(const uint8_t *p, int t, double *fv, int64_t *iv)
     }
 }
 
+/* Number of values of ONNX type t held in the typed (non-raw) field of tp. */
+static size_t proto_count(const Onnx__TensorProto *tp, int t)
+{
+    switch (t) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        return tp->n_float_data;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        return tp->n_double_data;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        return tp->n_int64_data;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
+        return tp->n_uint64_data;
+    default: /* float16, int32, int16, int8, uint16, uint8, bool */
+        return tp->n_int32_data;
+    }
+}
+
 /* TensorProto -> qdb_tensor. `what` names the tensor in messages. */
 static qdb_tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char *what, qdb_err *e)
 {
@@ -215,22 +233,31 @@ static qdb_tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char *wh
     }
     qdb_shape s = qdb_shape_make((int)tp->n_dims, tp->dims);
     qdb_err sub;
+    size_t n;
+    char sb[128];
+    if (qdb_shape_numel(&s, &n, &sub) != QDB_OK) {
+        qdb_err_set(e, sub.code, "%s: %s", what, sub.msg);
+        return NULL;
+    }
+    /* The data present must match the shape before anything is allocated:
+     * a few bytes of protobuf must not claim gigabytes. */
+    size_t sz = elem_size(t);
+    if (tp->has_raw_data ? tp->raw_data.len != n * sz : proto_count(tp, t) != n) {
+        if (tp->has_raw_data)
+            qdb_err_set(e, QDB_ERR_FORMAT, "%s: %zu bytes of raw data for shape %s of %s (need %zu)",
+                        what, tp->raw_data.len, qdb_shape_str(&s, sb, sizeof sb), elem_name(t),
+                        n * sz);
+        else
+            qdb_err_set(e, QDB_ERR_FORMAT, "%s: %zu values for shape %s (need %zu)", what,
+                        proto_count(tp, t), qdb_shape_str(&s, sb, sizeof sb), n);
+        return NULL;
+    }
     qdb_tensor *x = qdb_tensor_new(dt, &s, &sub);
     if (!x) {
         qdb_err_set(e, sub.code, "%s: %s", what, sub.msg);
         return NULL;
     }
-    size_t n = x->numel;
-    size_t have;
     if (tp->has_raw_data) {
-        size_t sz = elem_size(t);
-        if (tp->raw_data.len != n * sz) {
-            char sb[128];
-            qdb_err_set(e, QDB_ERR_FORMAT, "%s: %zu bytes of raw data for shape %s of %s (need %zu)",
-                        what, tp->raw_data.len, qdb_shape_str(&s, sb, sizeof sb), elem_name(t),
-                        n * sz);
-            goto fail;
-        }
         for (size_t k = 0; k < n; k++) {
             double fv = 0;
             int64_t iv = 0;
@@ -244,52 +271,33 @@ static qdb_tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char *wh
     }
     switch (t) {
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-        have = tp->n_float_data;
-        if (have == n && n)
+        if (n)
             memcpy(x->data.f, tp->float_data, n * sizeof(float));
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
-        have = tp->n_double_data;
-        if (have == n)
-            for (size_t k = 0; k < n; k++)
-                x->data.f[k] = (float)tp->double_data[k];
+        for (size_t k = 0; k < n; k++)
+            x->data.f[k] = (float)tp->double_data[k];
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
-        have = tp->n_int64_data;
-        if (have == n && n)
+        if (n)
             memcpy(x->data.i, tp->int64_data, n * sizeof(int64_t));
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
-        have = tp->n_uint64_data;
-        if (have == n)
-            for (size_t k = 0; k < n; k++)
-                x->data.i[k] = (int64_t)tp->uint64_data[k];
+        for (size_t k = 0; k < n; k++)
+            x->data.i[k] = (int64_t)tp->uint64_data[k];
         break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
-        have = tp->n_int32_data;
-        if (have == n)
-            for (size_t k = 0; k < n; k++)
-                x->data.f[k] = half_to_float((uint16_t)tp->int32_data[k]);
+        for (size_t k = 0; k < n; k++)
+            x->data.f[k] = half_to_float((uint16_t)tp->int32_data[k]);
         break;
     default: /* int32, int16, int8, uint16, uint8, bool */
-        have = tp->n_int32_data;
-        if (have == n)
-            for (size_t k = 0; k < n; k++)
-                x->data.i[k] = t == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL ? tp->int32_data[k] != 0
-                                                                        : tp->int32_data[k];
+        for (size_t k = 0; k < n; k++)
+            x->data.i[k] = t == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL ? tp->int32_data[k] != 0
+                                                                    : tp->int32_data[k];
         break;
     }
-    if (have != n) {
-        char sb[128];
-        qdb_err_set(e, QDB_ERR_FORMAT, "%s: %zu values for shape %s (need %zu)", what, have,
-                    qdb_shape_str(&s, sb, sizeof sb), n);
-        goto fail;
-    }
     return x;
-fail:
-    qdb_tensor_free(x);
-    return NULL;
 }
 
 qdb_tensor *qdb_onnx_load_tensor(const char *path, char **name, qdb_err *e)
@@ -420,12 +428,15 @@ static qdb_status attr_from_proto(qdb_attr *a, const Onnx__AttributeProto *ap, c
 static qdb_status add_input(qdb_graph *g, const Onnx__ValueInfoProto *vi, qdb_err *e)
 {
     const char *name = vi->name ? vi->name : "";
+    int n_before = g->n_values;
     int v = qdb_graph_value(g, name, e);
     if (v < 0)
         return QDB_ERR_NOMEM;
     qdb_value *val = &g->values[v];
     if (val->constant) /* IR < 4: initializers are listed as inputs too */
         return QDB_OK;
+    if (v < n_before) /* only initializers and inputs exist yet */
+        return qdb_err_set(e, QDB_ERR_FORMAT, "input '%s' is declared twice", name);
     const Onnx__TypeProto *tp = vi->type;
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
         return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "input '%s' is not a tensor", name);
@@ -470,7 +481,9 @@ static qdb_status add_input(qdb_graph *g, const Onnx__ValueInfoProto *vi, qdb_er
     return QDB_OK;
 }
 
-static qdb_status add_node(qdb_graph *g, const Onnx__NodeProto *np, int index, qdb_err *e)
+/* Values below n_pre were created by the initializers and graph inputs. */
+static qdb_status add_node(qdb_graph *g, const Onnx__NodeProto *np, int index, int n_pre,
+                           qdb_err *e)
 {
     char autoname[96];
     const char *op = np->op_type ? np->op_type : "";
@@ -510,6 +523,10 @@ static qdb_status add_node(qdb_graph *g, const Onnx__NodeProto *np, int index, q
             if (g->values[v].producer >= 0 || g->values[v].constant)
                 return qdb_err_set(e, QDB_ERR_FORMAT, "node '%s' (%s): output '%s' is produced twice",
                                    name, op, np->output[k]);
+            if (v < n_pre) /* not a constant (tested above): a graph input */
+                return qdb_err_set(e, QDB_ERR_FORMAT,
+                                   "node '%s' (%s): output '%s' is also a graph input", name, op,
+                                   np->output[k]);
             g->values[v].producer = ni;
             n->out[k] = v;
         }
@@ -537,6 +554,25 @@ static int64_t default_opset(const Onnx__ModelProto *m, const char *domain)
             return o->version;
     }
     return -1;
+}
+
+/* An opset import: its domain, version and position in the file. */
+typedef struct opset_ent {
+    const char *domain;
+    int64_t version;
+    size_t k;
+} opset_ent;
+
+static int cmp_opset_domain(const void *a, const void *b)
+{
+    return strcmp(((const opset_ent *)a)->domain, ((const opset_ent *)b)->domain);
+}
+
+static int cmp_opset_ent(const void *a, const void *b)
+{
+    int c = cmp_opset_domain(a, b);
+    size_t x = ((const opset_ent *)a)->k, y = ((const opset_ent *)b)->k;
+    return c ? c : (x > y) - (x < y);
 }
 
 static qdb_status build_graph(qdb_graph *g, const Onnx__ModelProto *m, qdb_err *e)
@@ -584,14 +620,40 @@ static qdb_status build_graph(qdb_graph *g, const Onnx__ModelProto *m, qdb_err *
         if (st != QDB_OK)
             return st;
     }
-    for (size_t k = 0; k < gp->n_node; k++) {
-        qdb_status st = add_node(g, gp->node[k], (int)k, e);
-        if (st != QDB_OK)
-            return st;
-        qdb_node *n = &g->nodes[g->n_nodes - 1];
-        int64_t ops = default_opset(m, n->domain);
-        n->opset = ops < 0 ? (int)g->opset : (int)ops;
+    const int n_pre = g->n_values;
+    /* The opset imports sorted by domain (then file order), for a binary
+     * search per node: a scan per node is quadratic in a hostile file. */
+    opset_ent *imp = malloc((m->n_opset_import + 1) * sizeof *imp);
+    if (!imp)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    size_t n_imp = 0;
+    for (size_t k = 0; k < m->n_opset_import; k++) {
+        const Onnx__OperatorSetIdProto *o = m->opset_import[k];
+        if (o->has_version)
+            imp[n_imp++] = (opset_ent){o->domain ? o->domain : "", o->version, k};
     }
+    qsort(imp, n_imp, sizeof *imp, cmp_opset_ent);
+    size_t n_uniq = 0; /* keep the file's first import of each domain */
+    for (size_t k = 0; k < n_imp; k++)
+        if (n_uniq == 0 || cmp_opset_domain(&imp[n_uniq - 1], &imp[k]) != 0)
+            imp[n_uniq++] = imp[k];
+    qdb_status st = QDB_OK;
+    for (size_t k = 0; k < gp->n_node; k++) {
+        st = add_node(g, gp->node[k], (int)k, n_pre, e);
+        if (st != QDB_OK)
+            break;
+        qdb_node *n = &g->nodes[g->n_nodes - 1];
+        n->opset = (int)g->opset;
+        if (n->domain[0]) {
+            opset_ent key = {.domain = n->domain};
+            const opset_ent *hit = bsearch(&key, imp, n_uniq, sizeof *imp, cmp_opset_domain);
+            if (hit)
+                n->opset = (int)hit->version;
+        }
+    }
+    free(imp);
+    if (st != QDB_OK)
+        return st;
     g->outputs = malloc((gp->n_output + 1) * sizeof(int));
     if (!g->outputs)
         return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");

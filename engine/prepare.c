@@ -26,6 +26,13 @@
  * shape arithmetic and weight transforms, and a hostile model must not make
  * the loader allocate gigabytes. */
 #define FOLD_MAX_BYTES ((size_t)64 << 20)
+/* Nor more than this in all, per pass (each pass keeps everything it
+ * computed): a chain of 64 MiB nodes would otherwise add up without bound.
+ * Small results (shape arithmetic) have a reserve of their own on top, so
+ * that big weight transforms cannot keep the shape chains from folding. */
+#define FOLD_TOTAL_BYTES ((size_t)256 << 20)
+#define FOLD_SMALL_BYTES ((size_t)64 << 10)
+#define FOLD_SMALL_RESERVE ((size_t)64 << 20)
 
 qdb_tensor *qdb_value_data(const qdb_value *v, int64_t batch, int *owned, qdb_err *e)
 {
@@ -73,6 +80,10 @@ static qdb_status resolve_ops(qdb_graph *g, qdb_err *e)
         const qdb_node *n = &g->nodes[i];
         if (n->op)
             continue;
+        if (len >= sizeof msg - 1) { /* the message is full: only count (a file of */
+            n_missing++;              /* 50k distinct unknown types took 30 s) */
+            continue;
+        }
         int seen = 0;
         for (int j = 0; j < i && !seen; j++)
             seen = !g->nodes[j].op && strcmp(g->nodes[j].op_type, n->op_type) == 0 &&
@@ -158,7 +169,8 @@ static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
 {
     qdb_status st = QDB_OK;
     qdb_err sub;
-    int max_io = 1;
+    int max_io = 1, used_in = 0, used_out = 0;
+    size_t folded = 0; /* bytes computed by this pass */
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].n_in > max_io)
             max_io = g->nodes[i].n_in;
@@ -203,6 +215,15 @@ static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
     for (int i = 0; i < g->n_nodes; i++) {
         const qdb_node *n = &g->nodes[i];
         int known = 1, dynamic = 0;
+        size_t node_bytes = 0;
+        /* Slots past n_in are absent (NULL), never the previous node's;
+         * only the slots the previous node used need clearing. */
+        for (int k = n->n_in; k < used_in; k++)
+            ins[k] = NULL;
+        for (int k = n->n_out; k < used_out; k++)
+            outp[k] = NULL;
+        used_in = n->n_in;
+        used_out = n->n_out;
         for (int k = 0; k < n->n_in; k++) {
             ins[k] = n->in[k] >= 0 ? p->t[n->in[k]] : NULL;
             if (n->in[k] >= 0 && p->dynamic[n->in[k]]) {
@@ -217,7 +238,9 @@ static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
             if (ins[k] && !ins[k]->data.p && !n->op->reads_shapes_only)
                 known = 0;
         }
-        memset(outs, 0, (size_t)max_io * sizeof *outs);
+        memset(outs, 0, (size_t)n->n_out * sizeof *outs);
+        for (int k = 0; k < n->n_out; k++)
+            outp[k] = NULL;
         qdb_err_clear(&sub);
         st = dynamic ? QDB_ERR_DYNAMIC : n->op->infer(n, ins, outs, &sub);
         if (st == QDB_ERR_DYNAMIC) {
@@ -244,9 +267,18 @@ static qdb_status run_pass(const qdb_graph *g, pass *p, qdb_err *e)
             p->t[n->out[k]] = t;
             p->owned[n->out[k]] = 1;
             outp[k] = t;
-            if (t->numel * qdb_dtype_size(t->dtype) > FOLD_MAX_BYTES)
+            size_t bytes = t->numel * qdb_dtype_size(t->dtype);
+            if (bytes > FOLD_MAX_BYTES) {
                 known = 0;
+                bytes = FOLD_MAX_BYTES; /* the sum below must not overflow */
+            }
+            node_bytes += bytes;
         }
+        if (folded + node_bytes >
+            FOLD_TOTAL_BYTES + (node_bytes <= FOLD_SMALL_BYTES ? FOLD_SMALL_RESERVE : 0))
+            known = 0;
+        if (known)
+            folded += node_bytes;
         for (int k = 0; k < n->n_out; k++) {
             qdb_tensor *t = outp[k];
             if (!t)
@@ -365,9 +397,25 @@ static qdb_status fold_and_record(qdb_graph *g, pass *pa, pass *pb, qdb_err *e)
     return QDB_OK;
 }
 
+/* Every operator qdb implements writes its first output, so a node must
+ * name it (ONNX makes only later outputs optional, the recurrent ops aside,
+ * which qdb does not implement: resolve_ops has reported those already). */
+static qdb_status check_outputs(const qdb_graph *g, qdb_err *e)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qdb_node *n = &g->nodes[i];
+        if (n->n_out < 1 || n->out[0] < 0)
+            return qdb_err_set(e, QDB_ERR_FORMAT, "node '%s' (%s): %s", n->name, n->op_type,
+                               n->n_out < 1 ? "has no output" : "its first output is unnamed");
+    }
+    return QDB_OK;
+}
+
 qdb_status qdb_graph_prepare(qdb_graph *g, qdb_err *e)
 {
     qdb_status st = resolve_ops(g, e);
+    if (st == QDB_OK)
+        st = check_outputs(g, e);
     if (st != QDB_OK)
         return st;
     st = qdb_graph_toposort(g, e);

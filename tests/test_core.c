@@ -5,13 +5,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
 #include "broadcast.h"
+#include "graph.h"
+#include "prepare.h"
 #include "tensor.h"
 
 static void test_shape_numel_limits(void **state)
@@ -33,6 +37,95 @@ static void test_shape_numel_limits(void **state)
     assert_int_equal(qdb_shape_numel(&s, &n, &e), QDB_ERR_SHAPE);
     assert_null(qdb_tensor_new(QDB_F32, &(qdb_shape){.ndim = 2, .d = {1LL << 20, 1LL << 20}}, &e));
     assert_int_equal(e.code, QDB_ERR_NOMEM);
+}
+
+/* A float attribute read as an integer saturates: converting an
+ * out-of-range float to int64 is undefined (found by fuzz_onnx: ArgMax with
+ * axis = -4.2e34). NaN reads as INT64_MIN, which every range check rejects. */
+static void test_attr_int_saturates(void **state)
+{
+    (void)state;
+    qdb_attr a[5] = {
+        {.name = "big", .type = QDB_ATTR_FLOAT, .f = 4.2e34f},
+        {.name = "small", .type = QDB_ATTR_FLOAT, .f = -4.2e34f},
+        {.name = "nan", .type = QDB_ATTR_FLOAT, .f = NAN},
+        {.name = "edge", .type = QDB_ATTR_FLOAT, .f = 0x1p63f},
+        {.name = "fine", .type = QDB_ATTR_FLOAT, .f = -2.75f},
+    };
+    qdb_node n = {.name = "n", .op_type = "ArgMax", .n_attr = 5, .attr = a};
+    assert_true(qdb_attr_int(&n, "big", 0) == INT64_MAX);
+    assert_true(qdb_attr_int(&n, "small", 0) == INT64_MIN);
+    assert_true(qdb_attr_int(&n, "nan", 0) == INT64_MIN);
+    assert_true(qdb_attr_int(&n, "edge", 0) == INT64_MAX);
+    assert_true(qdb_attr_int(&n, "fine", 0) == -2);
+    assert_true(qdb_attr_int(&n, "absent", 7) == 7);
+}
+
+/* A chain of n Relu nodes v0 -> ... -> v<n>, listed in reverse order, with
+ * op types "Relu" or, when `unknown`, "Foo<i>" (all distinct). Built through
+ * the graph API (the test model builder copies its node array per node). */
+static qdb_graph *reversed_chain(int n, int unknown)
+{
+    qdb_err e = {0};
+    qdb_graph *g = qdb_graph_new("chain.onnx");
+    char a[32], b[32], name[32], op[32];
+    snprintf(a, sizeof a, "v0");
+    int v0 = qdb_graph_value(g, a, &e);
+    g->values[v0].dtype = QDB_F32;
+    g->values[v0].shape = (qdb_shape){.ndim = 1, .d = {4}};
+    g->values[v0].shape_known = 1;
+    g->inputs = malloc(sizeof *g->inputs);
+    g->inputs[g->n_inputs++] = v0;
+    for (int i = n - 1; i >= 0; i--) {
+        snprintf(name, sizeof name, "n%d", i);
+        snprintf(op, sizeof op, unknown ? "Foo%d" : "Relu", i);
+        int k = qdb_graph_add_node(g, name, op, "", &e);
+        assert_true(k >= 0);
+        qdb_node *nd = &g->nodes[k];
+        nd->opset = 13;
+        nd->in = malloc(sizeof *nd->in);
+        nd->out = malloc(sizeof *nd->out);
+        snprintf(a, sizeof a, "v%d", i);
+        snprintf(b, sizeof b, "v%d", i + 1);
+        nd->in[nd->n_in++] = qdb_graph_value(g, a, &e);
+        nd->out[nd->n_out++] = qdb_graph_value(g, b, &e);
+    }
+    snprintf(b, sizeof b, "v%d", n);
+    g->outputs = malloc(sizeof *g->outputs);
+    g->outputs[g->n_outputs++] = qdb_graph_find_value(g, b);
+    return g;
+}
+
+/* Loading must stay near-linear in the size of the graph: value lookup by
+ * name, topological sorting and the unsupported-operator report were each
+ * quadratic (a 1.5 MB file of 50k nodes took 27 to 37 s per step; here
+ * 200k nodes would take minutes). The bound is generous enough for
+ * valgrind. */
+static void test_graph_scales(void **state)
+{
+    (void)state;
+    qdb_err e = {0};
+    const int n = 200000;
+    clock_t t0 = clock();
+    qdb_graph *g = reversed_chain(n, 0);
+    assert_int_equal(g->n_values, n + 1);
+    assert_int_equal(qdb_graph_find_value(g, "v123456"), n - 123456 + 1);
+    assert_int_equal(qdb_graph_find_value(g, "nope"), -1);
+    assert_int_equal(qdb_graph_toposort(g, &e), QDB_OK);
+    for (int i = 0; i < n; i += 9973) {
+        char want[32];
+        snprintf(want, sizeof want, "n%d", i);
+        assert_string_equal(g->nodes[i].name, want);
+    }
+    qdb_graph_free(g);
+
+    g = reversed_chain(n, 1);
+    assert_int_equal(qdb_graph_prepare(g, &e), QDB_ERR_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "200000 nodes with unsupported operators: Foo199999"));
+    qdb_graph_free(g);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    if (secs > 60)
+        fail_msg("loading a 200k-node graph took %.1f s of CPU", secs);
 }
 
 static void test_tensor_clone_convert(void **state)
@@ -123,6 +216,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shape_numel_limits),
+        cmocka_unit_test(test_attr_int_saturates),
+        cmocka_unit_test(test_graph_scales),
         cmocka_unit_test(test_tensor_clone_convert),
         cmocka_unit_test(test_broadcast),
         cmocka_unit_test(test_atomic_file),

@@ -167,6 +167,10 @@ static void test_bad_files(void **state)
                  QDB_ERR_FORMAT, "truncated");
     expect_error("trail.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", v, 16,
                  QDB_ERR_FORMAT, "trailing");
+    /* A short file claiming 32 GB is refused before anything is allocated
+     * (found by tests/fuzz/fuzz_npy.c: a 4 GB calloc for a 130-byte file). */
+    expect_error("huge.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (8000000000,), }",
+                 v, 4, QDB_ERR_FORMAT, "truncated: 1 of 8000000000 elements");
     expect_error("fort.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", v, 16,
                  QDB_ERR_UNSUPPORTED, "Fortran");
     expect_error("be.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (4,), }", v, 16,

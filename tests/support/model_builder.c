@@ -14,6 +14,7 @@ struct mb {
     Onnx__GraphProto graph;
     Onnx__OperatorSetIdProto opset;
     Onnx__OperatorSetIdProto *opsets[1];
+    Onnx__OperatorSetIdProto **more_opsets; /* after mb_opset: all imports (arena) */
     void **arena;
     size_t n_arena, cap_arena;
 };
@@ -175,6 +176,21 @@ void mb_init_i(mb *m, const char *name, int ndim, const int64_t *dims, const int
     add_init(m, t);
 }
 
+void mb_init_raw(mb *m, const char *name, int elem, int ndim, const int64_t *dims,
+                 const void *raw, size_t len)
+{
+    Onnx__TensorProto *t = tensor(m, name, ndim, dims);
+    t->data_type = elem;
+    add_init(m, t);
+    if (!raw)
+        return;
+    t->has_raw_data = 1;
+    t->raw_data.len = len;
+    t->raw_data.data = alloc(m, len);
+    if (len)
+        memcpy(t->raw_data.data, raw, len);
+}
+
 static char **names(mb *m, const char *list, size_t *n)
 {
     char *copy = str(m, list);
@@ -208,6 +224,24 @@ void mb_node(mb *m, const char *op, const char *name, const char *inputs, const 
     n->output = names(m, outputs, &n->n_output);
     m->graph.node = (Onnx__NodeProto **)grow(m, (void **)m->graph.node, m->graph.n_node);
     m->graph.node[m->graph.n_node++] = n;
+}
+
+void mb_opset(mb *m, const char *domain, int version)
+{
+    Onnx__OperatorSetIdProto *o = alloc(m, sizeof *o);
+    onnx__operator_set_id_proto__init(o);
+    o->domain = str(m, domain);
+    o->has_version = 1;
+    o->version = version;
+    m->more_opsets = (Onnx__OperatorSetIdProto **)grow(m, (void **)m->model.opset_import,
+                                                      m->model.n_opset_import);
+    m->more_opsets[m->model.n_opset_import++] = o;
+    m->model.opset_import = m->more_opsets;
+}
+
+void mb_domain(mb *m, const char *domain)
+{
+    m->graph.node[m->graph.n_node - 1]->domain = str(m, domain);
 }
 
 static Onnx__AttributeProto *attr(mb *m, const char *name)
@@ -245,6 +279,44 @@ void mb_attr_ints(mb *m, const char *name, int n, const int64_t *v)
     a->n_ints = (size_t)n;
     a->ints = alloc(m, (size_t)(n + 1) * sizeof(int64_t));
     memcpy(a->ints, v, (size_t)n * sizeof(int64_t));
+}
+
+void mb_attr_floats(mb *m, const char *name, int n, const float *v)
+{
+    Onnx__AttributeProto *a = attr(m, name);
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+    a->n_floats = (size_t)n;
+    a->floats = alloc(m, (size_t)(n + 1) * sizeof(float));
+    memcpy(a->floats, v, (size_t)n * sizeof(float));
+}
+
+void mb_attr_s(mb *m, const char *name, const char *v)
+{
+    Onnx__AttributeProto *a = attr(m, name);
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+    a->has_s = 1;
+    a->s.len = strlen(v);
+    a->s.data = (uint8_t *)str(m, v);
+}
+
+void mb_attr_t(mb *m, const char *name, int elem, int ndim, const int64_t *dims, const float *f,
+               const int64_t *i)
+{
+    Onnx__AttributeProto *a = attr(m, name);
+    Onnx__TensorProto *t = tensor(m, "", ndim, dims);
+    size_t n = count(ndim, dims);
+    t->data_type = elem;
+    if (elem == MB_FLOAT) {
+        t->n_float_data = n;
+        t->float_data = alloc(m, n * sizeof(float));
+        memcpy(t->float_data, f, n * sizeof(float));
+    } else {
+        t->n_int64_data = n;
+        t->int64_data = alloc(m, n * sizeof(int64_t));
+        memcpy(t->int64_data, i, n * sizeof(int64_t));
+    }
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+    a->t = t;
 }
 
 uint8_t *mb_pack(mb *m, size_t *len)
