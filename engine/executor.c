@@ -180,7 +180,7 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
             x->outp[k] = NULL;
             if (n->out[k] < 0)
                 continue;
-            qdb_tensor *t = qdb_tensor_new(x->outs[k].dtype, &x->outs[k].shape, &sub);
+            qdb_tensor *t = qdb_tensor_new_uninit(x->outs[k].dtype, &x->outs[k].shape, &sub);
             if (!t) {
                 st = sub.code;
                 break;

@@ -30,8 +30,9 @@ typedef struct qdb_op {
      * NULL and must stay so). */
     qdb_status (*infer)(const qdb_node *n, const qdb_tensor *const *in,
                         qdb_tensor *out, qdb_err *e);
-    /* Compute. out[k] are allocated (zeroed) with the inferred shapes; an
-     * absent optional output is NULL. Must not keep pointers to in/out. */
+    /* Compute. out[k] are allocated with the inferred shapes, contents
+     * undefined (every element must be written); an absent optional output
+     * is NULL. Must not keep pointers to in/out. */
     qdb_status (*forward)(const qdb_node *n, const qdb_tensor *const *in,
                           qdb_tensor *const *out, qdb_err *e);
     /* Output k is a pure rearrangement / selection of input values (Gather,
@@ -41,6 +42,10 @@ typedef struct qdb_op {
     /* forward() reads only the shapes of its inputs, never their data
      * (Shape, Size): the loader can fold it for any runtime value. */
     unsigned reads_shapes_only : 1;
+    /* The op takes no inputs (Constant). Every other op needs its first
+     * input: the loader rejects a node without it, so forward() and infer()
+     * may rely on in[0]. */
+    unsigned no_inputs : 1;
 } qdb_op;
 
 /* Input i of node n, or NULL when absent. */

@@ -1,10 +1,12 @@
 /* prepare.c - load-time preparation of an imported graph (see prepare.h).
  *
- * Shapes and constant folding come from running the graph "abstractly" twice,
- * at two batch sizes (PASS_A and PASS_B): every value gets a shape, and every
- * node whose inputs are all known gets computed. A node is folded into a
- * constant when both passes give the same result, or when the only
- * difference is int64 elements equal to the batch size itself; those become
+ * Shapes and constant folding come from running the graph "abstractly" at
+ * several batch sizes (PASS_A, PASS_B, PASS_C): every value gets a shape, and
+ * every node whose inputs are all known gets computed. A node is folded into
+ * a constant when every pass gives the same result, or when the only
+ * difference is int64 elements equal to the batch size itself in every pass
+ * (the third, large prime batch tells N apart from lookalikes such as
+ * min(N, 4) or N mod 7, which agree with N at 2 and 3); those become
  * QDB_DIM_BATCH markers, substituted by the executor at run time. That is
  * exactly what the Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains
  * of PyTorch exports with a dynamic batch need, without special-casing them.
@@ -22,6 +24,7 @@
 
 #define PASS_A 2
 #define PASS_B 3
+#define PASS_C 61 /* used only to confirm batch markers */
 /* Nodes with larger outputs are not computed at load time: folding is for
  * shape arithmetic and weight transforms, and a hostile model must not make
  * the loader allocate gigabytes. */
@@ -303,32 +306,37 @@ out:
     return st;
 }
 
-/* Can output tensors a (pass A) and b (pass B) become one constant? Sets
+static int same_tensor(const qdb_tensor *a, const qdb_tensor *b)
+{
+    return b && b->data.p && a->dtype == b->dtype && qdb_shape_eq(&a->shape, &b->shape);
+}
+
+/* Can output tensors a, b, c (passes A, B, C) become one constant? Sets
  * *markers when batch markers are needed. */
-static int foldable(const qdb_tensor *a, const qdb_tensor *b, int *markers)
+static int foldable(const qdb_tensor *a, const qdb_tensor *b, const qdb_tensor *c, int *markers)
 {
     if (!a || !a->data.p)
         return 0;
     if (!b)
         return 1; /* single pass: static batch */
-    if (!b->data.p || a->dtype != b->dtype || !qdb_shape_eq(&a->shape, &b->shape))
+    if (!same_tensor(a, b) || !same_tensor(a, c))
         return 0;
     size_t bytes = a->numel * qdb_dtype_size(a->dtype);
-    if (memcmp(a->data.p, b->data.p, bytes) == 0)
+    if (memcmp(a->data.p, b->data.p, bytes) == 0 && memcmp(a->data.p, c->data.p, bytes) == 0)
         return 1;
     if (a->dtype != QDB_I64)
         return 0;
     for (size_t k = 0; k < a->numel; k++) {
-        if (a->data.i[k] == b->data.i[k])
+        if (a->data.i[k] == b->data.i[k] && a->data.i[k] == c->data.i[k])
             continue;
-        if (a->data.i[k] != PASS_A || b->data.i[k] != PASS_B)
+        if (a->data.i[k] != PASS_A || b->data.i[k] != PASS_B || c->data.i[k] != PASS_C)
             return 0;
         *markers = 1;
     }
     return 1;
 }
 
-static qdb_status fold_and_record(qdb_graph *g, pass *pa, pass *pb, qdb_err *e)
+static qdb_status fold_and_record(qdb_graph *g, pass *pa, pass *pb, pass *pc, qdb_err *e)
 {
     /* Shapes of every reached value. */
     for (int v = 0; v < g->n_values; v++) {
@@ -360,7 +368,7 @@ static qdb_status fold_and_record(qdb_graph *g, pass *pa, pass *pb, qdb_err *e)
                 continue;
             any = 1;
             int m = 0;
-            ok = foldable(pa->t[v], pb ? pb->t[v] : NULL, &m);
+            ok = foldable(pa->t[v], pb ? pb->t[v] : NULL, pc ? pc->t[v] : NULL, &m);
             if (k < (int)(sizeof markers / sizeof markers[0]))
                 markers[k] = m;
             else if (m)
@@ -400,13 +408,21 @@ static qdb_status fold_and_record(qdb_graph *g, pass *pa, pass *pb, qdb_err *e)
 /* Every operator qdb implements writes its first output, so a node must
  * name it (ONNX makes only later outputs optional, the recurrent ops aside,
  * which qdb does not implement: resolve_ops has reported those already). */
-static qdb_status check_outputs(const qdb_graph *g, qdb_err *e)
+/* Every node writes its first output, and reads its first input unless its
+ * operator takes none: operators rely on both. */
+static qdb_status check_io(const qdb_graph *g, qdb_err *e)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         const qdb_node *n = &g->nodes[i];
         if (n->n_out < 1 || n->out[0] < 0)
             return qdb_err_set(e, QDB_ERR_FORMAT, "node '%s' (%s): %s", n->name, n->op_type,
                                n->n_out < 1 ? "has no output" : "its first output is unnamed");
+        if (n->op->no_inputs && n->n_in > 0)
+            return qdb_err_set(e, QDB_ERR_FORMAT, "node '%s' (%s): takes no inputs, has %d",
+                               n->name, n->op_type, n->n_in);
+        if (!n->op->no_inputs && (n->n_in < 1 || n->in[0] < 0))
+            return qdb_err_set(e, QDB_ERR_FORMAT, "node '%s' (%s): %s", n->name, n->op_type,
+                               n->n_in < 1 ? "has no input" : "its first input is absent");
     }
     return QDB_OK;
 }
@@ -415,20 +431,23 @@ qdb_status qdb_graph_prepare(qdb_graph *g, qdb_err *e)
 {
     qdb_status st = resolve_ops(g, e);
     if (st == QDB_OK)
-        st = check_outputs(g, e);
+        st = check_io(g, e);
     if (st != QDB_OK)
         return st;
     st = qdb_graph_toposort(g, e);
     if (st != QDB_OK)
         return st;
-    pass pa = {.batch = PASS_A}, pb = {.batch = PASS_B};
+    pass pa = {.batch = PASS_A}, pb = {.batch = PASS_B}, pc = {.batch = PASS_C};
     st = run_pass(g, &pa, e);
     if (st == QDB_OK && g->batch_free)
         st = run_pass(g, &pb, e);
+    if (st == QDB_OK && g->batch_free)
+        st = run_pass(g, &pc, e);
     if (st == QDB_OK)
-        st = fold_and_record(g, &pa, g->batch_free ? &pb : NULL, e);
+        st = fold_and_record(g, &pa, g->batch_free ? &pb : NULL, g->batch_free ? &pc : NULL, e);
     pass_free(&pa, g->n_values);
     pass_free(&pb, g->n_values);
+    pass_free(&pc, g->n_values);
     if (st != QDB_OK)
         return st;
     qdb_graph_prune(g);

@@ -117,6 +117,21 @@ qdb_tensor *qdb_tensor_new(qdb_dtype t, const qdb_shape *s, qdb_err *e)
     return x;
 }
 
+qdb_tensor *qdb_tensor_new_uninit(qdb_dtype t, const qdb_shape *s, qdb_err *e)
+{
+    qdb_tensor *x = qdb_tensor_new_header(t, s, e);
+    if (!x)
+        return NULL;
+    size_t bytes = x->numel * qdb_dtype_size(t);
+    x->data.p = malloc(bytes ? bytes : 1);
+    if (!x->data.p) {
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
 qdb_tensor *qdb_tensor_new_dims(qdb_dtype t, int ndim, const int64_t *dims, qdb_err *e)
 {
     if (ndim < 0 || ndim > QDB_MAX_DIMS) {

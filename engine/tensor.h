@@ -48,6 +48,9 @@ char *qdb_shape_str(const qdb_shape *s, char *buf, size_t n);
 /* New zero-filled tensor; NULL (and `e` filled) on a bad shape or OOM. */
 qdb_tensor *qdb_tensor_new(qdb_dtype t, const qdb_shape *s, qdb_err *e);
 qdb_tensor *qdb_tensor_new_dims(qdb_dtype t, int ndim, const int64_t *dims, qdb_err *e);
+/* Same with the data left uninitialised (for outputs that will be written
+ * in full: the executor's node outputs). */
+qdb_tensor *qdb_tensor_new_uninit(qdb_dtype t, const qdb_shape *s, qdb_err *e);
 /* A header-only tensor (no data), for shape inference. */
 qdb_tensor *qdb_tensor_new_header(qdb_dtype t, const qdb_shape *s, qdb_err *e);
 /* Allocate (zeroed) data for a header-only tensor. */

@@ -535,6 +535,71 @@ static void test_fold_budget(void **state)
     qdb_graph_free(g);
 }
 
+/* min(N, 4) agrees with N at batch 2 and 3: folding must not turn it into
+ * the batch size (it would give 8 at batch 8). */
+static void test_batch_lookalike_not_folded(void **state)
+{
+    (void)state;
+    qdb_err e = {0};
+    mb *m = mb_new(13);
+    int64_t d[2] = {MB_N, 4};
+    mb_input(m, "x", MB_FLOAT, 2, d);
+    int64_t one = 1, zero = 0, four = 4;
+    mb_init_i(m, "idx0", 0, NULL, &zero);
+    mb_init_i(m, "four", 1, &one, &four);
+    mb_node(m, "Shape", "shape", "x", "s");
+    mb_node(m, "Gather", "gather", "s,idx0", "n");
+    mb_node(m, "Min", "min", "n,four", "y");
+    mb_output(m, "y");
+    qdb_graph *g = load(m, &e);
+    if (!g)
+        fail_msg("%s", e.msg);
+    qdb_exec *x = qdb_exec_new(g, &e);
+    const int64_t batches[3] = {1, 3, 8}, want[3] = {1, 3, 4};
+    for (int b = 0; b < 3; b++) {
+        int64_t dims[2] = {batches[b], 4};
+        qdb_tensor *in = qdb_tensor_new_dims(QDB_F32, 2, dims, &e);
+        qdb_tensor *out = NULL;
+        assert_int_equal(qdb_exec_run(x, (const qdb_tensor *const *)&in, &out, &e), QDB_OK);
+        assert_int_equal(out->dtype, QDB_I64);
+        assert_int_equal(out->data.i[0], want[b]);
+        qdb_tensor_free(in);
+        qdb_tensor_free(out);
+    }
+    qdb_exec_free(x);
+    qdb_graph_free(g);
+}
+
+/* Operators read their first input unconditionally: a node without one is
+ * refused at load, naming the node. */
+static void test_first_input_required(void **state)
+{
+    (void)state;
+    const char *ops[] = {"Relu", "Reshape", "Shape", "Transpose", "Size", "Identity", "Flatten"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        qdb_err e = {0};
+        mb *m = mb_new(13);
+        int64_t d[2] = {1, 4};
+        mb_input(m, "x", MB_FLOAT, 2, d);
+        mb_node(m, ops[i], "bad", "", "y");
+        mb_output(m, "y");
+        qdb_graph *g = load(m, &e);
+        if (g)
+            fail_msg("%s without input loaded", ops[i]);
+        if (!strstr(e.msg, "'bad'") || !strstr(e.msg, "input"))
+            fail_msg("%s: message '%s'", ops[i], e.msg);
+    }
+    qdb_err e = {0};
+    mb *m = mb_new(13);
+    int64_t d[2] = {1, 4};
+    mb_input(m, "x", MB_FLOAT, 2, d);
+    mb_node(m, "Reshape", "bad", ",x", "y");
+    mb_output(m, "y");
+    assert_null(load(m, &e));
+    assert_int_equal(e.code, QDB_ERR_FORMAT);
+    assert_non_null(strstr(e.msg, "first input is absent"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +616,8 @@ int main(void)
         cmocka_unit_test(test_initializer_size_checked_first),
         cmocka_unit_test(test_executor_clears_unused_slots),
         cmocka_unit_test(test_fold_budget),
+        cmocka_unit_test(test_batch_lookalike_not_folded),
+        cmocka_unit_test(test_first_input_required),
     };
     return cmocka_run_group_tests_name("import", tests, NULL, NULL);
 }

@@ -110,6 +110,7 @@ const qdb_op qdb_op_constant = {
     .check = constant_check,
     .infer = constant_infer,
     .forward = constant_forward,
+    .no_inputs = 1,
 };
 
 /* ---- ConstantOfShape -------------------------------------------------- */
