@@ -67,7 +67,8 @@ static const char *base_name(const char *p)
 
 int main(int argc, char **argv)
 {
-    qdb_kernels_fix_blas(argv); /* same OpenBLAS kernels as the qdb command */
+    qdb_kernels_fix_blas(argv); /* same OpenBLAS kernels and allocator settings as qdb */
+    qdb_exec_tune_malloc();
     const char *model = NULL;
     int batch = 1, threads = 1, iters = 10, warmup = 2;
     for (int i = 1; i < argc; i++) {

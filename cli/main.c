@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "executor.h"
 #include "kernels.h"
 #include "op.h"
 
@@ -48,6 +49,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     qdb_kernels_fix_blas(argv);
+    qdb_exec_tune_malloc();
     if (argc < 2) {
         usage(stderr);
         return 2;

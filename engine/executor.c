@@ -5,6 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "op.h"
 #include "prepare.h"
@@ -79,6 +82,15 @@ void qdb_exec_free(qdb_exec *x)
     free(x->outs);
     free(x->outp);
     free(x);
+}
+
+void qdb_exec_tune_malloc(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's maximum: larger blocks are still mapped */
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 256 << 20);
+#endif
 }
 
 void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user)

@@ -29,4 +29,11 @@ void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user);
 qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor **outputs,
                         qdb_err *e);
 
+/* For front ends, once at start-up: keep freed memory in the process heap
+ * instead of returning it to the kernel (glibc's mmap and trim thresholds),
+ * so the large intermediates of every run reuse pages instead of faulting
+ * in fresh ones (batch-32 MobileNetV2 runs 1.6x faster; peak RSS unchanged).
+ * Affects the whole process, hence not done by qdb_exec_new. No-op off glibc. */
+void qdb_exec_tune_malloc(void);
+
 #endif
