@@ -68,75 +68,105 @@ static void append(char *buf, size_t cap, size_t *len, const char *fmt, const ch
         *len = cap;
 }
 
+/* One kind of node qdb cannot run: an operator it lacks, or one it has but
+ * not in the configuration a node asks for (with the first reason given). */
+typedef struct bad_kind {
+    const qdb_node *first;
+    char reason[256]; /* "" for a missing operator */
+    int count;
+} bad_kind;
+
+#define MAX_KINDS 64
+
+static void note_kind(bad_kind *kinds, int *n_kinds, int *others, const qdb_node *n,
+                      const char *reason)
+{
+    for (int k = 0; k < *n_kinds; k++) {
+        const qdb_node *f = kinds[k].first;
+        if (!strcmp(f->op_type, n->op_type) && !strcmp(f->domain, n->domain) &&
+            !kinds[k].reason[0] == !reason[0]) {
+            kinds[k].count++;
+            return;
+        }
+    }
+    if (*n_kinds == MAX_KINDS) {
+        (*others)++;
+        return;
+    }
+    bad_kind *b = &kinds[(*n_kinds)++];
+    b->first = n;
+    b->count = 1;
+    snprintf(b->reason, sizeof b->reason, "%s", reason);
+}
+
+/* Resolve every node's operator and check its configuration. All the nodes
+ * qdb cannot run are reported at once: first a summary by operator (so it
+ * is never cut off), then the nodes, as far as the message allows. */
 static qdb_status resolve_ops(qdb_graph *g, qdb_err *e)
 {
-    char msg[QDB_ERR_MSG_MAX];
-    size_t len = 0;
-    int n_missing = 0, n_bad = 0;
+    bad_kind kinds[MAX_KINDS];
+    int n_kinds = 0, others = 0, n_bad = 0;
     qdb_err sub;
-    msg[0] = '\0';
-    for (int i = 0; i < g->n_nodes; i++)
-        g->nodes[i].op = qdb_op_find(g->nodes[i].op_type, g->nodes[i].domain);
-
-    /* Missing operators, grouped by type in order of first appearance. */
     for (int i = 0; i < g->n_nodes; i++) {
-        const qdb_node *n = &g->nodes[i];
-        if (n->op)
-            continue;
-        if (len >= sizeof msg - 1) { /* the message is full: only count (a file of */
-            n_missing++;              /* 50k distinct unknown types took 30 s) */
+        qdb_node *n = &g->nodes[i];
+        n->op = qdb_op_find(n->op_type, n->domain);
+        if (!n->op) {
+            note_kind(kinds, &n_kinds, &others, n, "");
+            n_bad++;
             continue;
         }
-        int seen = 0;
-        for (int j = 0; j < i && !seen; j++)
-            seen = !g->nodes[j].op && strcmp(g->nodes[j].op_type, n->op_type) == 0 &&
-                   strcmp(g->nodes[j].domain, n->domain) == 0;
-        n_missing++;
-        if (seen)
-            continue;
-        char type[200];
-        snprintf(type, sizeof type, "%s%s%s", n->domain[0] ? n->domain : "",
-                 n->domain[0] ? "." : "", n->op_type);
-        append(msg, sizeof msg, &len, "%s%s (node", len ? "; " : "", type);
-        int count = 0;
-        for (int j = i; j < g->n_nodes; j++) {
-            const qdb_node *m = &g->nodes[j];
-            if (m->op || strcmp(m->op_type, n->op_type) || strcmp(m->domain, n->domain))
-                continue;
-            if (count < 5)
-                append(msg, sizeof msg, &len, "%s '%s'", count ? "," : "", m->name);
-            count++;
-        }
-        if (count > 5) {
-            char more[32];
-            snprintf(more, sizeof more, "%d", count - 5);
-            append(msg, sizeof msg, &len, " and %s more%s", more, "");
-        }
-        append(msg, sizeof msg, &len, ")%s%s", "", "");
-    }
-    /* Supported operators used in a way qdb does not implement. */
-    for (int i = 0; i < g->n_nodes; i++) {
-        const qdb_node *n = &g->nodes[i];
-        if (!n->op || !n->op->check)
+        if (!n->op->check)
             continue;
         qdb_err_clear(&sub);
         qdb_status st = n->op->check(n, &sub);
         if (st == QDB_ERR_UNSUPPORTED) {
+            note_kind(kinds, &n_kinds, &others, n, sub.msg[0] ? sub.msg : "unsupported");
             n_bad++;
-            append(msg, sizeof msg, &len, "%snode '%s'", len ? "; " : "", n->name);
-            append(msg, sizeof msg, &len, " (%s): %s", n->op_type, sub.msg);
         } else if (st != QDB_OK) {
             return qdb_err_set(e, st, "node '%s' (%s): %s", n->name, n->op_type, sub.msg);
         }
     }
-    if (n_missing || n_bad) {
-        if (n_missing && !n_bad)
-            return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%d node%s with unsupported operators: %s",
-                               n_missing, n_missing == 1 ? "" : "s", msg);
-        return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%d node%s cannot run: %s",
-                           n_missing + n_bad, n_missing + n_bad == 1 ? "" : "s", msg);
+    if (!n_bad)
+        return QDB_OK;
+
+    char msg[QDB_ERR_MSG_MAX];
+    size_t len = 0;
+    msg[0] = '\0';
+    for (int pass = 0; pass < 2; pass++) { /* missing operators, then unsupported uses */
+        int first = 1;
+        for (int k = 0; k < n_kinds; k++) {
+            const bad_kind *b = &kinds[k];
+            if ((pass == 0) != !b->reason[0])
+                continue;
+            char item[700];
+            snprintf(item, sizeof item, "%s%s%s%s%s x%d%s%s%s", first ? (len ? "; " : "") : ", ",
+                     first ? (pass == 0 ? "unsupported operators: " : "unsupported uses: ") : "",
+                     b->first->domain, b->first->domain[0] ? "." : "", b->first->op_type,
+                     b->count, pass ? " (" : "", pass ? b->reason : "", pass ? ")" : "");
+            append(msg, sizeof msg, &len, "%s%s", item, "");
+            first = 0;
+        }
     }
-    return QDB_OK;
+    if (others)
+        append(msg, sizeof msg, &len, "; and %s%s", "more kinds", "");
+    append(msg, sizeof msg, &len, ". Nodes:%s%s", "", "");
+    for (int k = 0; k < n_kinds && len < sizeof msg - 1; k++) {
+        const bad_kind *b = &kinds[k];
+        append(msg, sizeof msg, &len, " %s%s", b->first->op_type, "");
+        int shown = 0;
+        for (int i = 0; i < g->n_nodes && shown < 5 && len < sizeof msg - 1; i++) {
+            const qdb_node *n = &g->nodes[i];
+            if (strcmp(n->op_type, b->first->op_type) || strcmp(n->domain, b->first->domain))
+                continue;
+            append(msg, sizeof msg, &len, "%s '%s'", shown ? "," : "", n->name);
+            shown++;
+        }
+        if (b->count > shown)
+            append(msg, sizeof msg, &len, "%s%s", " ...", "");
+        append(msg, sizeof msg, &len, "%s%s", k + 1 < n_kinds ? ";" : "", "");
+    }
+    return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%d node%s cannot run: %s", n_bad,
+                       n_bad == 1 ? "" : "s", msg);
 }
 
 /* ---- abstract passes ------------------------------------------------------ */
