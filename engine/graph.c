@@ -453,8 +453,9 @@ size_t qdb_node_param_count(const qdb_graph *g, const qdb_node *n)
     for (int k = 0; k < n->n_in; k++) {
         if (n->in[k] < 0)
             continue;
+        /* Scalars are settings (Clip's bounds, a Pow exponent), not weights. */
         const qdb_tensor *c = g->values[n->in[k]].constant;
-        if (c && c->dtype == QDB_F32)
+        if (c && c->dtype == QDB_F32 && c->shape.ndim > 0)
             p += c->numel;
     }
     return p;

@@ -109,7 +109,8 @@ void qdb_graph_prune(qdb_graph *g);
 /* Shape of a value with batch dimensions shown as N ("[N,3,224,224]"). */
 char *qdb_value_shape_str(const qdb_value *v, char *buf, size_t n);
 
-/* Number of parameters (elements of float constants read by the node). */
+/* Number of parameters: elements of the float constants the node reads,
+ * scalars (settings such as Clip's bounds) excepted. */
 size_t qdb_node_param_count(const qdb_graph *g, const qdb_node *n);
 
 /* Attribute lookup on a node; the getters return `def` when absent. */
