@@ -47,6 +47,8 @@ LIB_OBJ    := $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/gen/%.o) $(ENGINE_SRC:%.c=$(BU
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/support/*.c)))
+# the fuzz targets link no cmocka: everything but the cmocka-based op harness
+FUZZ_SUPPORT_OBJ := $(filter-out $(BUILD)/tests/support/op_harness.o,$(TEST_SUPPORT_OBJ))
 BENCH_BIN  := $(BUILD)/bench/bench_qdb
 LIB        := $(BUILD)/libqdb.a
 
@@ -131,10 +133,10 @@ FUZZ_SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address
 
 FUZZ_WRAP    := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 
-$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/fuzz_alloc.o $(TEST_SUPPORT_OBJ) $(LIB)
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/fuzz_alloc.o $(FUZZ_SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) $(FUZZ_WRAP) -o $@ $< \
-	    $(BUILD)/tests/fuzz/fuzz_alloc.o $(TEST_SUPPORT_OBJ) $(LIB) $(LIBS)
+	    $(BUILD)/tests/fuzz/fuzz_alloc.o $(FUZZ_SUPPORT_OBJ) $(LIB) $(LIBS)
 
 fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="$(FUZZ_SAN)" \

@@ -15,165 +15,9 @@
 #include <string.h>
 
 #include "op.h"
-
-/* ---- building nodes and tensors ------------------------------------------ */
-
-typedef struct {
-    qdb_node n;
-    qdb_attr attr[8];
-    int in_idx[16];
-    int out_idx[2];
-} tnode;
-
-static void tn_init(tnode *t, const char *type, int opset, int n_in)
-{
-    memset(t, 0, sizeof *t);
-    t->n.name = (char *)"test";
-    t->n.op_type = (char *)type;
-    t->n.domain = (char *)"";
-    t->n.opset = opset;
-    t->n.n_in = n_in;
-    t->n.in = t->in_idx;
-    for (int i = 0; i < n_in; i++)
-        t->in_idx[i] = i;
-    t->n.n_out = 1;
-    t->n.out = t->out_idx;
-    t->n.attr = t->attr;
-    t->n.op = qdb_op_find(type, "");
-}
-
-static qdb_attr *tn_attr(tnode *t, const char *name, qdb_attr_type ty)
-{
-    qdb_attr *a = &t->attr[t->n.n_attr++];
-    a->name = (char *)name;
-    a->type = ty;
-    return a;
-}
-
-static void tn_int(tnode *t, const char *name, int64_t v)
-{
-    tn_attr(t, name, QDB_ATTR_INT)->i = v;
-}
-
-static void tn_float(tnode *t, const char *name, float v)
-{
-    tn_attr(t, name, QDB_ATTR_FLOAT)->f = v;
-}
-
-static void tn_ints(tnode *t, const char *name, const int64_t *v, int n)
-{
-    qdb_attr *a = tn_attr(t, name, QDB_ATTR_INTS);
-    a->ints = (int64_t *)v;
-    a->n = n;
-}
-
-static void tn_str(tnode *t, const char *name, const char *s)
-{
-    tn_attr(t, name, QDB_ATTR_STRING)->s = (char *)s;
-}
-
-static qdb_tensor *mkf(int nd, const int64_t *d, const float *v)
-{
-    qdb_tensor *t = qdb_tensor_new_dims(QDB_F32, nd, d, NULL);
-    assert_non_null(t);
-    if (v)
-        memcpy(t->data.f, v, t->numel * sizeof(float));
-    return t;
-}
-
-static qdb_tensor *mki(int nd, const int64_t *d, const int64_t *v)
-{
-    qdb_tensor *t = qdb_tensor_new_dims(QDB_I64, nd, d, NULL);
-    assert_non_null(t);
-    if (v)
-        memcpy(t->data.i, v, t->numel * sizeof(int64_t));
-    return t;
-}
-
-#define D(...) ((const int64_t[]){__VA_ARGS__})
-#define F(...) ((const float[]){__VA_ARGS__})
-#define I(...) ((const int64_t[]){__VA_ARGS__})
-
-/* check + infer + forward; *out receives the result on success. */
-static qdb_status run(tnode *t, const qdb_tensor *const *in, qdb_tensor **out, qdb_err *e)
-{
-    *out = NULL;
-    assert_non_null(t->n.op);
-    qdb_status s = QDB_OK;
-    if (t->n.op->check && (s = t->n.op->check(&t->n, e)) != QDB_OK)
-        return s;
-    qdb_tensor hdr[2];
-    memset(hdr, 0, sizeof hdr);
-    if ((s = t->n.op->infer(&t->n, in, hdr, e)) != QDB_OK)
-        return s;
-    assert_null(hdr[0].data.p);
-    qdb_tensor *o = qdb_tensor_new(hdr[0].dtype, &hdr[0].shape, e);
-    assert_non_null(o);
-    qdb_tensor *outs[1] = {o};
-    if ((s = t->n.op->forward(&t->n, in, outs, e)) != QDB_OK) {
-        qdb_tensor_free(o);
-        return s;
-    }
-    *out = o;
-    return QDB_OK;
-}
-
-static qdb_tensor *run_ok(tnode *t, const qdb_tensor *const *in)
-{
-    qdb_err e;
-    qdb_err_clear(&e);
-    qdb_tensor *o = NULL;
-    qdb_status s = run(t, in, &o, &e);
-    if (s != QDB_OK)
-        fail_msg("%s failed: %s", t->n.op_type, e.msg);
-    return o;
-}
-
-static void expect_shape(const qdb_tensor *t, int nd, const int64_t *d)
-{
-    assert_int_equal(t->shape.ndim, nd);
-    for (int i = 0; i < nd; i++)
-        assert_int_equal(t->shape.d[i], d[i]);
-}
-
-static void expect_close(double got, double want, double tol, const char *what, size_t i)
-{
-    if (isnan(want) && isnan(got))
-        return;
-    if (isinf(want) && got == want)
-        return;
-    if (!(fabs(got - want) <= tol * (1.0 + fabs(want))))
-        fail_msg("%s[%zu]: got %.9g, want %.9g", what, i, got, want);
-}
-
-static void expect_f(const qdb_tensor *t, const float *want, size_t n, double tol)
-{
-    assert_int_equal(t->dtype, QDB_F32);
-    assert_int_equal(t->numel, n);
-    for (size_t i = 0; i < n; i++)
-        expect_close(t->data.f[i], want[i], tol, "out", i);
-}
-
-static void expect_i(const qdb_tensor *t, const int64_t *want, size_t n)
-{
-    assert_int_equal(t->dtype, QDB_I64);
-    assert_int_equal(t->numel, n);
-    for (size_t i = 0; i < n; i++)
-        if (t->data.i[i] != want[i])
-            fail_msg("out[%zu]: got %lld, want %lld", i, (long long)t->data.i[i],
-                     (long long)want[i]);
-}
+#include "op_harness.h"
 
 /* ---- naive references ------------------------------------------------------ */
-
-/* Coordinates of flat index k in shape s. */
-static void coords(const qdb_shape *s, size_t k, int64_t *c)
-{
-    for (int i = s->ndim - 1; i >= 0; i--) {
-        c[i] = (int64_t)(k % (size_t)s->d[i]);
-        k /= (size_t)s->d[i];
-    }
-}
 
 /* Flat index in `in` of output coordinates c (rank `rank`), numpy rules. */
 static size_t bcast_index(const qdb_shape *in, const int64_t *c, int rank)
@@ -290,7 +134,7 @@ static void test_binary_shape_mismatch(void **state)
     const qdb_tensor *in[2] = {a, b};
     qdb_tensor *o;
     qdb_err e;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_SHAPE);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_SHAPE);
     assert_non_null(strstr(e.msg, "Add"));
     qdb_tensor_free(a);
     qdb_tensor_free(b);
@@ -362,7 +206,7 @@ static void test_i64_arith(void **state)
     tn_init(&t, "Div", 14, 2);
     const qdb_tensor *in[2] = {c, z};
     qdb_err e;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_INVALID);
     assert_non_null(strstr(e.msg, "division by zero"));
 
     /* mixed dtypes are invalid for Add */
@@ -370,7 +214,7 @@ static void test_i64_arith(void **state)
     tn_init(&t, "Add", 14, 2);
     in[0] = c;
     in[1] = f;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_INVALID);
     qdb_tensor_free(f);
     qdb_tensor_free(z);
     qdb_tensor_free(c);
@@ -439,7 +283,7 @@ static void test_legacy_broadcast(void **state)
     /* the same B is not broadcastable numpy-style (suffix [4] vs [3]) */
     tn_init(&t, "Add", 7, 2);
     qdb_err e;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_SHAPE);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_SHAPE);
 
     /* axis 0 with B [2,3] */
     qdb_tensor *b2 = mkf(2, D(2, 3), F(1, 2, 3, 4, 5, 6));
@@ -456,12 +300,12 @@ static void test_legacy_broadcast(void **state)
     tn_init(&t, "Sub", 6, 2);
     tn_int(&t, "broadcast", 1);
     tn_int(&t, "axis", 2);
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_SHAPE);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_SHAPE);
 
     /* bad broadcast value */
     tn_init(&t, "Div", 6, 2);
     tn_int(&t, "broadcast", 3);
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_INVALID);
     qdb_tensor_free(b2);
     qdb_tensor_free(a);
     qdb_tensor_free(b);
@@ -519,7 +363,7 @@ static void test_variadic(void **state)
     qdb_tensor_free(o);
     tn_init(&t, "Mean", 13, 2);
     qdb_err e;
-    assert_int_equal(run(&t, in3, &o, &e), QDB_ERR_UNSUPPORTED);
+    assert_int_equal(run_n(&t, in3, &o, &e), QDB_ERR_UNSUPPORTED);
     qdb_tensor_free(ia);
     qdb_tensor_free(ib);
     qdb_tensor_free(na);
@@ -551,12 +395,12 @@ static void test_prelu(void **state)
     /* opset 9: [3] does not broadcast to [2,3,2] */
     tn_init(&t, "PRelu", 9, 2);
     qdb_err e;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_SHAPE);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_SHAPE);
     /* slope must not grow the output */
     qdb_tensor *big = mkf(4, D(2, 2, 3, 2), NULL);
     in[1] = big;
     tn_init(&t, "PRelu", 16, 2);
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_SHAPE);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_SHAPE);
     qdb_tensor_free(big);
     qdb_tensor_free(sc);
     qdb_tensor_free(s);
@@ -673,7 +517,7 @@ static void test_unary_attrs(void **state)
     tn_init(&t, "Gelu", 20, 1);
     tn_str(&t, "approximate", "fast");
     qdb_err e;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_INVALID);
     qdb_tensor_free(x);
 }
 
@@ -702,10 +546,10 @@ static void test_unary_int(void **state)
     qdb_tensor_free(o);
     tn_init(&t, "Exp", 13, 1);
     qdb_err e;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_UNSUPPORTED);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_UNSUPPORTED);
     assert_non_null(strstr(e.msg, "Exp"));
     tn_init(&t, "Exp", 13, 2);
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_INVALID);
     qdb_tensor_free(x);
 }
 
@@ -752,7 +596,7 @@ static void test_clip(void **state)
     tn_init(&t, "Clip", 11, 1);
     tn_float(&t, "min", 0);
     qdb_err e;
-    assert_int_equal(run(&t, in1, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in1, &o, &e), QDB_ERR_INVALID);
     /* int64 */
     qdb_tensor *xi = mki(1, D(4), I(-100, -5, 7, 100));
     qdb_tensor *li = mki(0, D(0), I(-6)), *hi_i = mki(0, D(0), I(50));
@@ -764,7 +608,7 @@ static void test_clip(void **state)
     /* min of another dtype */
     const qdb_tensor *inb[3] = {xi, lo, NULL};
     tn_init(&t, "Clip", 13, 2);
-    assert_int_equal(run(&t, inb, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, inb, &o, &e), QDB_ERR_INVALID);
     qdb_tensor_free(xi);
     qdb_tensor_free(li);
     qdb_tensor_free(hi_i);
@@ -868,7 +712,7 @@ static void test_softmax(void **state)
     tn_init(&t, "Softmax", 13, 1);
     tn_int(&t, "axis", 3);
     qdb_err e;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_INVALID);
     qdb_tensor_free(x);
 }
 
@@ -1068,11 +912,11 @@ static void test_reduce_by_hand(void **state)
     tn_init(&t, "ReduceMax", 11, 1);
     tn_ints(&t, "axes", I(1, -1), 2);
     qdb_err e;
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_INVALID);
     /* axis out of range */
     tn_init(&t, "ReduceMax", 11, 1);
     tn_ints(&t, "axes", I(2), 1);
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_INVALID);
     qdb_tensor_free(x);
 }
 
@@ -1131,10 +975,10 @@ static void test_reduce_axes_input(void **state)
     /* ... and rejects the attribute */
     tn_init(&t, "ReduceMean", 18, 1);
     tn_ints(&t, "axes", I(0), 1);
-    assert_int_equal(run(&t, in1, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in1, &o, &e), QDB_ERR_INVALID);
     /* ReduceMean 13 has no axes input */
     tn_init(&t, "ReduceMean", 13, 2);
-    assert_int_equal(run(&t, in2, &o, &e), QDB_ERR_INVALID);
+    assert_int_equal(run_n(&t, in2, &o, &e), QDB_ERR_INVALID);
 
     /* axes only known at run time: infer reports it */
     qdb_tensor *hdr = qdb_tensor_new_header(QDB_I64, &ax->shape, NULL);
@@ -1185,7 +1029,7 @@ static void test_reduce_i64_and_extremes(void **state)
     expect_i(o, I(5, 3, -3), 3);
     qdb_tensor_free(o);
     tn_init(&t, "ReduceMean", 13, 1);
-    assert_int_equal(run(&t, in, &o, &e), QDB_ERR_UNSUPPORTED);
+    assert_int_equal(run_n(&t, in, &o, &e), QDB_ERR_UNSUPPORTED);
     qdb_tensor_free(x);
 
     /* LogSumExp stays finite for large inputs; all -inf gives -inf */

@@ -15,215 +15,7 @@
 #include <string.h>
 
 #include "op.h"
-
-/* ---- building nodes and tensors ------------------------------------------ */
-
-#define MAX_IO 8
-
-typedef struct {
-    qdb_node n;
-    qdb_attr attr[8];
-    int in_idx[MAX_IO];
-    int out_idx[MAX_IO];
-} tnode;
-
-static void tn_init(tnode *t, const char *type, int opset, int n_in)
-{
-    memset(t, 0, sizeof *t);
-    t->n.name = (char *)"test";
-    t->n.op_type = (char *)type;
-    t->n.domain = (char *)"";
-    t->n.opset = opset;
-    t->n.n_in = n_in;
-    t->n.in = t->in_idx;
-    for (int i = 0; i < n_in; i++)
-        t->in_idx[i] = i;
-    t->n.n_out = 1;
-    t->n.out = t->out_idx;
-    t->n.attr = t->attr;
-    t->n.op = qdb_op_find(type, "");
-    assert_non_null(t->n.op);
-}
-
-static void tn_outputs(tnode *t, int n)
-{
-    t->n.n_out = n;
-    for (int i = 0; i < n; i++)
-        t->out_idx[i] = i;
-}
-
-static qdb_attr *tn_attr(tnode *t, const char *name, qdb_attr_type ty)
-{
-    qdb_attr *a = &t->attr[t->n.n_attr++];
-    a->name = (char *)name;
-    a->type = ty;
-    return a;
-}
-
-static void tn_int(tnode *t, const char *name, int64_t v)
-{
-    tn_attr(t, name, QDB_ATTR_INT)->i = v;
-}
-
-static void tn_float(tnode *t, const char *name, float v)
-{
-    tn_attr(t, name, QDB_ATTR_FLOAT)->f = v;
-}
-
-static void tn_ints(tnode *t, const char *name, const int64_t *v, int n)
-{
-    qdb_attr *a = tn_attr(t, name, QDB_ATTR_INTS);
-    a->ints = (int64_t *)v;
-    a->n = n;
-}
-
-static void tn_floats(tnode *t, const char *name, const float *v, int n)
-{
-    qdb_attr *a = tn_attr(t, name, QDB_ATTR_FLOATS);
-    a->floats = (float *)v;
-    a->n = n;
-}
-
-static void tn_str(tnode *t, const char *name, const char *s)
-{
-    tn_attr(t, name, QDB_ATTR_STRING)->s = (char *)s;
-}
-
-static qdb_tensor *mkf(int nd, const int64_t *d, const float *v)
-{
-    qdb_tensor *t = qdb_tensor_new_dims(QDB_F32, nd, d, NULL);
-    assert_non_null(t);
-    if (v)
-        memcpy(t->data.f, v, t->numel * sizeof(float));
-    return t;
-}
-
-static qdb_tensor *mki(int nd, const int64_t *d, const int64_t *v)
-{
-    qdb_tensor *t = qdb_tensor_new_dims(QDB_I64, nd, d, NULL);
-    assert_non_null(t);
-    if (v)
-        memcpy(t->data.i, v, t->numel * sizeof(int64_t));
-    return t;
-}
-
-/* 0, 1, 2, ... */
-static qdb_tensor *iota_f(int nd, const int64_t *d)
-{
-    qdb_tensor *t = mkf(nd, d, NULL);
-    for (size_t k = 0; k < t->numel; k++)
-        t->data.f[k] = (float)k;
-    return t;
-}
-
-#define D(...) ((const int64_t[]){__VA_ARGS__})
-#define F(...) ((const float[]){__VA_ARGS__})
-#define I(...) ((const int64_t[]){__VA_ARGS__})
-#define NF(...) (sizeof((const float[]){__VA_ARGS__}) / sizeof(float))
-#define NI(...) (sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-
-/* check + infer + forward for every output; out[k] receive the results. */
-static qdb_status run_n(tnode *t, const qdb_tensor *const *in, qdb_tensor **out, qdb_err *e)
-{
-    const int no = t->n.n_out;
-    for (int k = 0; k < no; k++)
-        out[k] = NULL;
-    qdb_status s = QDB_OK;
-    if (t->n.op->check && (s = t->n.op->check(&t->n, e)) != QDB_OK)
-        return s;
-    qdb_tensor hdr[MAX_IO];
-    memset(hdr, 0, sizeof hdr);
-    if ((s = t->n.op->infer(&t->n, in, hdr, e)) != QDB_OK)
-        return s;
-    qdb_tensor *outs[MAX_IO] = {0};
-    for (int k = 0; k < no; k++) {
-        assert_null(hdr[k].data.p);
-        outs[k] = qdb_tensor_new(hdr[k].dtype, &hdr[k].shape, e);
-        assert_non_null(outs[k]);
-    }
-    if ((s = t->n.op->forward(&t->n, in, outs, e)) != QDB_OK) {
-        for (int k = 0; k < no; k++)
-            qdb_tensor_free(outs[k]);
-        return s;
-    }
-    for (int k = 0; k < no; k++)
-        out[k] = outs[k];
-    return QDB_OK;
-}
-
-static qdb_tensor *run_ok(tnode *t, const qdb_tensor *const *in)
-{
-    qdb_err e;
-    qdb_err_clear(&e);
-    qdb_tensor *o[MAX_IO];
-    if (run_n(t, in, o, &e) != QDB_OK)
-        fail_msg("%s failed: %s", t->n.op_type, e.msg);
-    return o[0];
-}
-
-static qdb_status run_status(tnode *t, const qdb_tensor *const *in)
-{
-    qdb_err e;
-    qdb_err_clear(&e);
-    qdb_tensor *o[MAX_IO];
-    qdb_status s = run_n(t, in, o, &e);
-    if (s == QDB_OK)
-        for (int k = 0; k < t->n.n_out; k++)
-            qdb_tensor_free(o[k]);
-    else
-        assert_true(e.msg[0] != '\0'); /* every failure says why */
-    return s;
-}
-
-static void expect_shape(const qdb_tensor *t, int nd, const int64_t *d)
-{
-    assert_int_equal(t->shape.ndim, nd);
-    for (int i = 0; i < nd; i++)
-        assert_int_equal(t->shape.d[i], d[i]);
-}
-
-static void expect_f(const qdb_tensor *t, const float *want, size_t n, double tol)
-{
-    assert_int_equal(t->dtype, QDB_F32);
-    assert_int_equal(t->numel, n);
-    for (size_t i = 0; i < n; i++) {
-        double g = t->data.f[i], w = want[i];
-        if (isnan(w) && isnan(g))
-            continue;
-        if (isinf(w) && g == w)
-            continue;
-        if (!(fabs(g - w) <= tol * (1.0 + fabs(w))))
-            fail_msg("out[%zu]: got %.9g, want %.9g", i, g, w);
-    }
-}
-
-static void expect_i(const qdb_tensor *t, const int64_t *want, size_t n)
-{
-    assert_int_equal(t->dtype, QDB_I64);
-    assert_int_equal(t->numel, n);
-    for (size_t i = 0; i < n; i++)
-        if (t->data.i[i] != want[i])
-            fail_msg("out[%zu]: got %lld, want %lld", i, (long long)t->data.i[i],
-                     (long long)want[i]);
-}
-
-#define EXPECT_F(t, tol, ...) expect_f((t), F(__VA_ARGS__), NF(__VA_ARGS__), (tol))
-#define EXPECT_I(t, ...) expect_i((t), I(__VA_ARGS__), NI(__VA_ARGS__))
-
-static void free_all(qdb_tensor **t, int n)
-{
-    for (int i = 0; i < n; i++)
-        qdb_tensor_free(t[i]);
-}
-
-/* Coordinates of flat index k in shape s. */
-static void coords(const qdb_shape *s, size_t k, int64_t *c)
-{
-    for (int i = s->ndim - 1; i >= 0; i--) {
-        c[i] = (int64_t)(k % (size_t)s->d[i]);
-        k /= (size_t)s->d[i];
-    }
-}
+#include "op_harness.h"
 
 static size_t flat(const qdb_shape *s, const int64_t *c)
 {
@@ -410,7 +202,7 @@ static void test_identity_dropout(void **state)
      * opset 10, the input's type before. */
     tn_init(&t, "Dropout", 13, 3);
     tn_outputs(&t, 2);
-    qdb_tensor *o2[MAX_IO];
+    qdb_tensor *o2[TN_MAX_IO];
     qdb_err err;
     assert_int_equal(run_n(&t, (const qdb_tensor *[]){f, zero, yes}, o2, &err), QDB_OK);
     EXPECT_F(o2[0], 0, 1, 2, 3);
@@ -606,7 +398,7 @@ static void test_split(void **state)
     (void)state;
     tnode t;
     qdb_err e;
-    qdb_tensor *o[MAX_IO];
+    qdb_tensor *o[TN_MAX_IO];
     qdb_tensor *x = iota_f(1, D(7));
 
     /* Opset 18, num_outputs 3 on 7: chunks of ceil(7/3) = 3: [3, 3, 1]. */

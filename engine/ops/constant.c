@@ -151,8 +151,10 @@ static qdb_status cos_forward(const qdb_node *n, const qdb_tensor *const *in,
     (void)e;
     const qdb_attr *a = qdb_node_attr(n, "value");
     qdb_tensor *y = out[0];
-    if (!a || !a->t)
-        return QDB_OK; /* float zeros, as allocated */
+    if (!a || !a->t) { /* float zeros (outputs arrive uninitialised) */
+        memset(y->data.p, 0, y->numel * qdb_dtype_size(y->dtype));
+        return QDB_OK;
+    }
     if (y->dtype == QDB_F32) {
         float v = a->t->data.f[0];
         for (size_t k = 0; k < y->numel; k++)

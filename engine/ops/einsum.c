@@ -627,8 +627,10 @@ static qdb_status einsum_forward(const qdb_node *n, const qdb_tensor *const *in,
     if (y->numel == 0)
         goto out;
     for (int k = 0; k < p->q.n_in; k++)
-        if (in[k]->numel == 0)
-            goto out; /* sums over nothing: zeros */
+        if (in[k]->numel == 0) { /* sums over nothing: zeros */
+            memset(y->data.p, 0, y->numel * qdb_dtype_size(y->dtype));
+            goto out;
+        }
     /* The output as a dense buffer: its labels of size > 1, in order. */
     dense res;
     res.n = 0;
