@@ -199,19 +199,14 @@ static void convert(const unsigned char *src, size_t n, const npy_header *h, qdb
     }
 }
 
-qdb_tensor *qdb_npy_read(const char *path, qdb_dtype want, qdb_err *e)
+qdb_status qdb_npy_read_header(FILE *f, const char *path, qdb_npy_info *info, qdb_err *e)
 {
-    qdb_tensor *t = NULL;
     char *hdr = NULL;
-    unsigned char *chunk = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        qdb_err_set(e, QDB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
+    qdb_status st;
     unsigned char pre[12];
+    memset(info, 0, sizeof *info);
     if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        qdb_err_set(e, QDB_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
+        st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
         goto fail;
     }
     int major = pre[6];
@@ -220,62 +215,90 @@ qdb_tensor *qdb_npy_read(const char *path, qdb_dtype want, qdb_err *e)
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
     } else if (major == 2 || major == 3) {
         if (fread(pre + 10, 1, 2, f) != 2) {
-            qdb_err_set(e, QDB_ERR_FORMAT, "%s: truncated .npy header", path);
+            st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: truncated .npy header", path);
             goto fail;
         }
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     } else {
-        qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%s: .npy format version %d is not supported", path,
-                    major);
+        st = qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%s: .npy format version %d is not supported",
+                         path, major);
         goto fail;
     }
     if (hlen > NPY_HEADER_MAX) {
-        qdb_err_set(e, QDB_ERR_FORMAT, "%s: .npy header of %zu bytes is implausible", path, hlen);
+        st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: .npy header of %zu bytes is implausible", path,
+                         hlen);
         goto fail;
     }
     hdr = malloc(hlen + 1);
     if (!hdr) {
-        qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", path);
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
     if (fread(hdr, 1, hlen, f) != hlen) {
-        qdb_err_set(e, QDB_ERR_FORMAT, "%s: truncated .npy header", path);
+        st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: truncated .npy header", path);
         goto fail;
     }
     hdr[hlen] = '\0';
     if (memchr(hdr, '\0', hlen)) {
-        qdb_err_set(e, QDB_ERR_FORMAT, "%s: NUL byte in the .npy header", path);
+        st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: NUL byte in the .npy header", path);
         goto fail;
     }
     npy_header h;
-    if (parse_header(hdr, &h, path, e) != QDB_OK)
+    if ((st = parse_header(hdr, &h, path, e)) != QDB_OK)
         goto fail;
-    if (h.kind == 'f')
-        want = QDB_F32;
     qdb_err sub;
     size_t numel;
     if (qdb_shape_numel(&h.shape, &numel, &sub) != QDB_OK) {
-        qdb_err_set(e, sub.code, "%s: %s", path, sub.msg);
+        st = qdb_err_set(e, sub.code, "%s: %s", path, sub.msg);
         goto fail;
     }
     /* A regular file must hold exactly the data its header promises: check
-     * before allocating, so a short file cannot claim gigabytes. (Pipes are
-     * checked while reading.) */
+     * before anyone allocates, so a short file cannot claim gigabytes.
+     * (Pipes are checked while reading.) */
     struct stat sb;
     long pos = ftell(f);
     if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && pos >= 0) {
         size_t data = sb.st_size > pos ? (size_t)(sb.st_size - pos) : 0;
         size_t need = numel * (size_t)h.size;
         if (data < need) {
-            qdb_err_set(e, QDB_ERR_FORMAT, "%s: truncated: %zu of %zu elements present", path,
-                        data / (size_t)h.size, numel);
+            st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: truncated: %zu of %zu elements present",
+                             path, data / (size_t)h.size, numel);
             goto fail;
         }
         if (data > need) {
-            qdb_err_set(e, QDB_ERR_FORMAT, "%s: trailing bytes after %zu elements", path, numel);
+            st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: trailing bytes after %zu elements", path,
+                             numel);
             goto fail;
         }
     }
+    info->kind = h.kind;
+    info->elem_size = h.size;
+    info->shape = h.shape;
+    info->numel = numel;
+    info->data_offset = pos;
+    free(hdr);
+    return QDB_OK;
+fail:
+    free(hdr);
+    return st;
+}
+
+qdb_tensor *qdb_npy_read(const char *path, qdb_dtype want, qdb_err *e)
+{
+    qdb_tensor *t = NULL;
+    unsigned char *chunk = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        qdb_err_set(e, QDB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    qdb_npy_info info;
+    if (qdb_npy_read_header(f, path, &info, e) != QDB_OK)
+        goto fail;
+    npy_header h = {.kind = info.kind, .size = info.elem_size, .shape = info.shape};
+    if (h.kind == 'f')
+        want = QDB_F32;
+    qdb_err sub;
     t = qdb_tensor_new(want, &h.shape, &sub);
     if (!t) {
         qdb_err_set(e, sub.code, "%s: %s", path, sub.msg);
@@ -303,12 +326,10 @@ qdb_tensor *qdb_npy_read(const char *path, qdb_dtype want, qdb_err *e)
         goto fail;
     }
     free(chunk);
-    free(hdr);
     fclose(f);
     return t;
 fail:
     free(chunk);
-    free(hdr);
     qdb_tensor_free(t);
     fclose(f);
     return NULL;
