@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "data_flags.h"
 #include "executor.h"
 #include "kernels.h"
 #include "op.h"
@@ -15,13 +16,19 @@ typedef struct command {
     int (*run)(int argc, char **argv);
     const char *args;
     const char *help;
+    const char *options; /* extra help lines, or NULL */
 } command;
 
 static const command commands[] = {
     {"info", cmd_info, "MODEL.onnx",
-     "list inputs, outputs and every layer with its op, output shape and parameters"},
+     "list inputs, outputs and every layer with its op, output shape and parameters", NULL},
     {"infer", cmd_infer, "MODEL.onnx --input X.npy --output Y.npy [--threads N]",
-     "float inference from and to NumPy .npy files (any batch size)"},
+     "float inference from and to NumPy .npy files (any batch size)", NULL},
+    {"eval", cmd_eval, "MODEL.onnx [--eval SPEC] [--eval-n N] [--batch B] [--json FILE] ...",
+     "top-1 / top-5 float accuracy on the evaluation set (defaults from MODEL.qdb.json)",
+     "  --batch B     samples per run (default 64)\n"
+     "  --threads T   compute threads\n"
+     "  --json FILE   also write the results as JSON\n" DATA_FLAGS_HELP},
 };
 
 void cli_error(const char *fmt, ...)
@@ -74,8 +81,8 @@ int main(int argc, char **argv)
         if (!strcmp(cmd, commands[i].name)) {
             for (int a = 2; a < argc; a++)
                 if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
-                    printf("usage: qdb %s %s\n  %s\n", commands[i].name, commands[i].args,
-                           commands[i].help);
+                    printf("usage: qdb %s %s\n  %s\n%s", commands[i].name, commands[i].args,
+                           commands[i].help, commands[i].options ? commands[i].options : "");
                     return 0;
                 }
             return commands[i].run(argc - 1, argv + 1);
