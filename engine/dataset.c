@@ -1,17 +1,22 @@
 /* dataset.c - the dataset layer (see dataset.h): opens and validates IDX and
- * .npy image/label files and streams them as preprocessed batches, one
- * sample read at a time. IDX files go through zlib's gz* functions (plain
- * and gzipped alike); .npy files through stdio with npy.c's header check. */
+ * .npy image/label files and image folders, and streams them as
+ * preprocessed batches, one sample read at a time. IDX files go through
+ * zlib's gz* functions (plain and gzipped alike); .npy files through stdio
+ * with npy.c's header check; folder images through image_decode.c, resized
+ * and centre-cropped here. */
 #include "dataset.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "image_decode.h"
 #include "npy.h"
 
 typedef enum { EL_U8, EL_F32, EL_I32, EL_I64 } elem_kind;
@@ -39,6 +44,14 @@ struct qdb_dataset {
     int per_channel;    /* mean/std given per channel */
     float scale, mean[QDB_DATASET_MAX_CHANNELS], std[QDB_DATASET_MAX_CHANNELS];
     float lut[QDB_DATASET_MAX_CHANNELS][256]; /* uint8 value -> preprocessed */
+    /* image folders (dir:): raw holds one resized sample, float32 C x H x W */
+    int is_dir, bgr;
+    char **classes;     /* sorted class (sub-folder) names */
+    int64_t n_classes;
+    char **files;       /* img.count image paths, class by class */
+    int64_t *file_label;
+    int64_t *xi;        /* per output column: source columns x0, x1 ... */
+    float *xf;          /* ... and the weight of x1 */
 };
 
 void qdb_dataset_opts_init(qdb_dataset_opts *o)
@@ -340,6 +353,264 @@ static qdb_status open_npy(qdb_dataset *d, const char *images, const char *label
     return QDB_OK;
 }
 
+static void free_names(char **names, size_t n)
+{
+    if (names)
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+    free(names);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && dot != name &&
+           (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+/* The sorted names in folder `path` of sub-folders (want_dirs) or of PNG and
+ * JPEG files, hidden entries skipped. */
+static qdb_status list_folder(const char *path, int want_dirs, char ***names, size_t *n,
+                              qdb_err *e)
+{
+    qdb_status st = QDB_OK;
+    char *full = NULL;
+    size_t cap = 0;
+    *names = NULL;
+    *n = 0;
+    DIR *dp = opendir(path);
+    if (!dp)
+        return qdb_err_set(e, QDB_ERR_IO, "%s: cannot open folder: %s", path, strerror(errno));
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(dp);
+        if (!de) {
+            if (errno)
+                st = qdb_err_set(e, QDB_ERR_IO, "%s: cannot read folder: %s", path,
+                                 strerror(errno));
+            break;
+        }
+        if (de->d_name[0] == '.' || (!want_dirs && !is_image_name(de->d_name)))
+            continue;
+        size_t len = strlen(path) + strlen(de->d_name) + 2;
+        free(full);
+        full = malloc(len);
+        if (!full) {
+            st = qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", path);
+            break;
+        }
+        snprintf(full, len, "%s/%s", path, de->d_name);
+        struct stat sb;
+        if (stat(full, &sb) != 0 || (want_dirs ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode)))
+            continue;
+        if (*n == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            char **grown = realloc(*names, nc * sizeof *grown);
+            if (!grown) {
+                st = qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            *names = grown;
+            cap = nc;
+        }
+        if (!((*names)[*n] = strdup(de->d_name))) {
+            st = qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", path);
+            break;
+        }
+        (*n)++;
+    }
+    closedir(dp);
+    free(full);
+    if (st != QDB_OK) {
+        free_names(*names, *n);
+        *names = NULL;
+        *n = 0;
+        return st;
+    }
+    if (*n > 1)
+        qsort(*names, *n, sizeof **names, cmp_name);
+    return QDB_OK;
+}
+
+/* Append file `name` of class folder `cdir` with label `label`. */
+static qdb_status add_file(qdb_dataset *d, size_t *cap, const char *cdir, const char *name,
+                           int64_t label, qdb_err *e)
+{
+    if ((size_t)d->img.count == *cap) {
+        size_t nc = *cap ? 2 * *cap : 64;
+        char **f = realloc(d->files, nc * sizeof *f);
+        if (f)
+            d->files = f;
+        int64_t *l = f ? realloc(d->file_label, nc * sizeof *l) : NULL;
+        if (!l)
+            return qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", d->img.path);
+        d->file_label = l;
+        *cap = nc;
+    }
+    size_t len = strlen(cdir) + strlen(name) + 2;
+    char *p = malloc(len);
+    if (!p)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", d->img.path);
+    snprintf(p, len, "%s/%s", cdir, name);
+    d->files[d->img.count] = p;
+    d->file_label[d->img.count++] = label;
+    return QDB_OK;
+}
+
+/* An image folder: list the classes and their images, check every image's
+ * header, and set up the target sample shape. */
+static qdb_status open_dir(qdb_dataset *d, const char *spec, const char *path,
+                           const qdb_dataset_opts *o, qdb_err *e)
+{
+    qdb_status st;
+    char **names = NULL, *cdir = NULL;
+    size_t n_names = 0, cap = 0;
+    if (o->height < 1 || o->height > QDB_IMAGE_MAX_SIDE || o->width < 1 ||
+        o->width > QDB_IMAGE_MAX_SIDE || (o->channels != 1 && o->channels != 3) ||
+        (o->bgr && o->channels != 3))
+        return qdb_err_set(e, QDB_ERR_INVALID,
+                           "dataset '%s': an image folder needs the target height and width "
+                           "(1..%d) and channels (1, or 3 for RGB/BGR); got %lld x %lld, %d "
+                           "channel%s%s",
+                           spec, QDB_IMAGE_MAX_SIDE, (long long)o->height, (long long)o->width,
+                           o->channels, o->channels == 1 ? "" : "s",
+                           o->bgr ? " (BGR)" : "");
+    if ((uint64_t)o->channels * (uint64_t)o->height * (uint64_t)o->width * 4 >
+        QDB_TENSOR_MAX_BYTES)
+        return qdb_err_set(e, QDB_ERR_INVALID, "dataset '%s': target size %lld x %lld is too "
+                           "large", spec, (long long)o->height, (long long)o->width);
+    d->is_dir = 1;
+    d->bgr = o->bgr;
+    d->c = o->channels;
+    d->h = o->height;
+    d->w = o->width;
+    if (!(d->img.path = strdup(path)))
+        return qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", path);
+    size_t n_classes;
+    if ((st = list_folder(path, 1, &d->classes, &n_classes, e)) != QDB_OK)
+        return st;
+    d->n_classes = (int64_t)n_classes;
+    if (n_classes == 0)
+        return qdb_err_set(e, QDB_ERR_FORMAT,
+                           "%s: no class sub-folders (expected %s/CLASS/IMAGE.png, one "
+                           "sub-folder per class)", path, path);
+    for (size_t k = 0; k < n_classes; k++) {
+        size_t len = strlen(path) + strlen(d->classes[k]) + 2;
+        free(cdir);
+        if (!(cdir = malloc(len))) {
+            st = qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+        snprintf(cdir, len, "%s/%s", path, d->classes[k]);
+        if ((st = list_folder(cdir, 0, &names, &n_names, e)) != QDB_OK)
+            goto fail;
+        for (size_t i = 0; i < n_names; i++)
+            if ((st = add_file(d, &cap, cdir, names[i], (int64_t)k, e)) != QDB_OK)
+                goto fail;
+        free_names(names, n_names);
+        names = NULL;
+        n_names = 0;
+    }
+    if (d->img.count == 0) {
+        st = qdb_err_set(e, QDB_ERR_FORMAT,
+                         "%s: no images (*.png, *.jpg, *.jpeg) in its %zu class folder%s", path,
+                         n_classes, n_classes == 1 ? "" : "s");
+        goto fail;
+    }
+    for (int64_t i = 0; i < d->img.count; i++) {
+        int64_t w, h;
+        if ((st = qdb_image_probe(d->files[i], &w, &h, e)) != QDB_OK)
+            goto fail;
+    }
+    d->img.kind = EL_F32;
+    d->img.sample_bytes = (size_t)d->c * (size_t)d->h * (size_t)d->w * 4;
+    d->xi = malloc((size_t)d->w * 2 * sizeof *d->xi);
+    d->xf = malloc((size_t)d->w * sizeof *d->xf);
+    if (!d->xi || !d->xf) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    free(cdir);
+    return QDB_OK;
+fail:
+    free_names(names, n_names);
+    free(cdir);
+    return st;
+}
+
+/* Source coordinate of output position `i` (of an axis resized from `src`
+ * to `dst` samples, then cropped from offset `off`), half-pixel centres,
+ * as the two neighbours and the weight of the second. */
+static void source_coord(int64_t i, int64_t off, int64_t src, int64_t dst, int64_t *a,
+                         int64_t *b, float *f)
+{
+    double s = ((double)(i + off) + 0.5) * (double)src / (double)dst - 0.5;
+    if (s < 0)
+        s = 0;
+    if (s > (double)(src - 1))
+        s = (double)(src - 1);
+    int64_t lo = (int64_t)s;
+    *a = lo;
+    *b = lo + 1 < src ? lo + 1 : lo;
+    *f = (float)(s - (double)lo);
+}
+
+/* Decode image `idx` into d->raw (float32 C x H x W, values 0..255): the
+ * shorter side resized (bilinear) so that the image covers H x W, then the
+ * centre H x W crop; RGB, BGR or luma. */
+static qdb_status load_image(qdb_dataset *d, int64_t idx, qdb_err *e)
+{
+    unsigned char *rgb;
+    int64_t sw, sh;
+    qdb_status st = qdb_image_decode(d->files[idx], &rgb, &sw, &sh, e);
+    if (st != QDB_OK)
+        return st;
+    const int64_t H = d->h, W = d->w;
+    /* scale so that both sides cover the target; the covering side rounds */
+    double s = (double)H / (double)sh > (double)W / (double)sw ? (double)H / (double)sh
+                                                               : (double)W / (double)sw;
+    int64_t rh = llround((double)sh * s), rw = llround((double)sw * s);
+    if (rh < H)
+        rh = H;
+    if (rw < W)
+        rw = W;
+    const int64_t oy = (rh - H) / 2, ox = (rw - W) / 2;
+    for (int64_t x = 0; x < W; x++)
+        source_coord(x, ox, sw, rw, &d->xi[2 * x], &d->xi[2 * x + 1], &d->xf[x]);
+    float *out = (float *)(void *)d->raw;
+    const size_t hw = (size_t)H * (size_t)W;
+    for (int64_t y = 0; y < H; y++) {
+        int64_t y0, y1;
+        float fy;
+        source_coord(y, oy, sh, rh, &y0, &y1, &fy);
+        const unsigned char *r0 = rgb + (size_t)y0 * (size_t)sw * 3;
+        const unsigned char *r1 = rgb + (size_t)y1 * (size_t)sw * 3;
+        for (int64_t x = 0; x < W; x++) {
+            const size_t a = (size_t)d->xi[2 * x] * 3, b = (size_t)d->xi[2 * x + 1] * 3;
+            const float fx = d->xf[x];
+            const float w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx;
+            const float w10 = fy * (1 - fx), w11 = fy * fx;
+            float v[3];
+            for (int k = 0; k < 3; k++)
+                v[k] = w00 * r0[a + k] + w01 * r0[b + k] + w10 * r1[a + k] + w11 * r1[b + k];
+            const size_t at = (size_t)y * (size_t)W + (size_t)x;
+            if (d->c == 1) {
+                out[at] = 0.299f * v[0] + 0.587f * v[1] + 0.114f * v[2];
+            } else {
+                for (int k = 0; k < 3; k++)
+                    out[(size_t)k * hw + at] = v[d->bgr ? 2 - k : k];
+            }
+        }
+    }
+    qdb_image_free(rgb);
+    return QDB_OK;
+}
+
 /* Split "a,b" into a and b (b NULL without a comma). */
 static qdb_status split_spec(const char *spec, const char *body, char **a, char **b, qdb_err *e)
 {
@@ -442,9 +713,19 @@ qdb_dataset *qdb_dataset_open(const char *spec, const qdb_dataset_opts *o, qdb_e
     qdb_status st;
     int is_idx = !strncmp(spec, "idx:", 4), is_npy = !strncmp(spec, "npy:", 4);
     if (!strncmp(spec, "dir:", 4)) {
-        qdb_err_set(e, QDB_ERR_UNSUPPORTED,
-                    "dataset '%s': image folders (dir:) are not yet supported", spec);
-        goto fail;
+        if (spec[4] == '\0') {
+            qdb_err_set(e, QDB_ERR_INVALID, "dataset '%s': empty folder name", spec);
+            goto fail;
+        }
+        if (open_dir(d, spec, spec + 4, o, e) != QDB_OK)
+            goto fail;
+        d->has_labels = 1;
+        images = strdup(spec + 4);
+        if (!images) {
+            qdb_err_set(e, QDB_ERR_NOMEM, "%s: out of memory", spec + 4);
+            goto fail;
+        }
+        goto opened;
     }
     if (!is_idx && !is_npy) {
         qdb_err_set(e, QDB_ERR_INVALID,
@@ -467,6 +748,7 @@ qdb_dataset *qdb_dataset_open(const char *spec, const qdb_dataset_opts *o, qdb_e
         qdb_err_set(e, QDB_ERR_FORMAT, "%s: inconsistent sample size", images);
         goto fail;
     }
+opened:
     if (apply_opts(d, o, e) != QDB_OK)
         goto fail;
     d->raw = malloc(d->img.sample_bytes);
@@ -509,6 +791,16 @@ int qdb_dataset_has_labels(const qdb_dataset *d)
 const char *qdb_dataset_images_path(const qdb_dataset *d)
 {
     return d->img.path;
+}
+
+int64_t qdb_dataset_class_count(const qdb_dataset *d)
+{
+    return d->n_classes;
+}
+
+const char *qdb_dataset_class_name(const qdb_dataset *d, int64_t k)
+{
+    return k >= 0 && k < d->n_classes ? d->classes[k] : NULL;
 }
 
 /* Preprocess one raw sample into out (C x H x W floats). */
@@ -563,10 +855,13 @@ qdb_status qdb_dataset_next_batch(qdb_dataset *d, int max, qdb_tensor **images,
     size_t chw = (size_t)d->c * (size_t)d->h * (size_t)d->w;
     for (int64_t j = 0; j < n; j++) {
         int64_t idx = d->sel ? d->sel[d->cursor + j] : d->cursor + j;
-        if ((st = read_sample(&d->img, idx, d->raw, e)) != QDB_OK)
+        st = d->is_dir ? load_image(d, idx, e) : read_sample(&d->img, idx, d->raw, e);
+        if (st != QDB_OK)
             goto fail;
         preprocess(d, im->data.f + (size_t)j * chw);
-        if (lb) {
+        if (lb && d->is_dir) {
+            lb->data.i[j] = d->file_label[idx];
+        } else if (lb) {
             unsigned char b[8];
             if ((st = read_sample(&d->lab, idx, b, e)) != QDB_OK)
                 goto fail;
@@ -600,9 +895,14 @@ void qdb_dataset_free(qdb_dataset *d)
 {
     if (!d)
         return;
+    free_names(d->files, (size_t)d->img.count); /* before source_close resets count */
     source_close(&d->img);
     source_close(&d->lab);
     free(d->sel);
     free(d->raw);
+    free_names(d->classes, (size_t)d->n_classes);
+    free(d->file_label);
+    free(d->xi);
+    free(d->xf);
     free(d);
 }

@@ -1,12 +1,24 @@
 /* dataset.h - image datasets read as a stream of preprocessed batches: IDX
- * files (the MNIST family, plain or gzipped) and NumPy .npy arrays. Only one
- * batch is ever held in decoded form. Every error names the file at fault.
+ * files (the MNIST family, plain or gzipped), NumPy .npy arrays and image
+ * folders. Only one batch is ever held in decoded form. Every error names
+ * the file at fault.
  *
  * SPEC strings:  idx:IMAGES[,LABELS]   IDX ubyte images N x H x W (C = 1) and
  *                                      IDX ubyte labels N
  *                npy:X[,Y]             X: N x C x H x W or N x H x W (C = 1),
  *                                      float32 or uint8; Y: N, int32 or int64
- *                dir:PATH              image folders (not yet supported)
+ *                dir:PATH              image folders, one sub-folder per class
+ *                                      (Keras image_dataset_from_directory):
+ *                                      labels = indices of the sorted
+ *                                      sub-folder names; in each, *.png, *.jpg,
+ *                                      *.jpeg (any case) sorted by name (hidden
+ *                                      entries and other files skipped, no
+ *                                      recursion). Each image is decoded when
+ *                                      its batch is read, its shorter side
+ *                                      resized (bilinear, half-pixel centres)
+ *                                      so that it covers height x width, then
+ *                                      centre-cropped; RGB, BGR or grayscale
+ *                                      (ITU-R 601 luma) by opts; values 0..255.
  * Preprocessing: x' = (x * scale - mean[c]) / std[c], computed in float32. */
 #ifndef QDB_DATASET_H
 #define QDB_DATASET_H
@@ -26,6 +38,10 @@ typedef struct qdb_dataset_opts {
     int64_t n;                              /* samples to use; 0 = all */
     int shuffle;                            /* choose the n samples at random ... */
     uint64_t seed;                          /* ... with this seed (deterministic) */
+    /* Image folders (dir:) only, and required there; 0 = not set. */
+    int64_t height, width;                  /* target size, 1..QDB_IMAGE_MAX_SIDE */
+    int channels;                           /* 1 (grayscale) or 3 */
+    int bgr;                                /* channels == 3: B, G, R order */
 } qdb_dataset_opts;
 
 typedef struct qdb_dataset qdb_dataset;
@@ -49,6 +65,10 @@ void qdb_dataset_sample_shape(const qdb_dataset *d, int64_t chw[3]);
 int qdb_dataset_has_labels(const qdb_dataset *d);
 /* The images file (for messages such as "does not fit the model's input"). */
 const char *qdb_dataset_images_path(const qdb_dataset *d);
+/* Image folders: the number of classes and the name of class k (its
+ * sub-folder); 0 and NULL for other datasets. */
+int64_t qdb_dataset_class_count(const qdb_dataset *d);
+const char *qdb_dataset_class_name(const qdb_dataset *d, int64_t k);
 
 /* The next batch of at most `max` samples: *images float32 [N,C,H,W]
  * (preprocessed), *labels int64 [N] (NULL without labels); the caller frees

@@ -4,6 +4,7 @@
  * real Fashion-MNIST test set when it is installed. Expected values are
  * worked out by hand (first label of Fashion-MNIST checked with python's
  * gzip + numpy). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +13,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "dataset.h"
+
+/* JPEG files for the image-folder tests (PNGs are written by hand below). */
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#include <stb/stb_image_write.h>
+#pragma GCC diagnostic pop
 
 static char dir[] = "/tmp/qdb-test-dataset-XXXXXX";
 
@@ -584,7 +598,8 @@ static void test_bad_npy(void **state)
 static void test_bad_spec_and_opts(void **state)
 {
     (void)state;
-    expect_fail("dir:/some/folder", NULL, QDB_ERR_UNSUPPORTED, "not yet", "/some/folder");
+    expect_fail("dir:/some/folder", NULL, QDB_ERR_INVALID, "needs the target height",
+                "/some/folder");
     expect_fail("png:/x", NULL, QDB_ERR_INVALID, "expected idx:", "png:/x");
     expect_fail("idx:", NULL, QDB_ERR_INVALID, "empty file name", NULL);
     expect_fail("idx:a,", NULL, QDB_ERR_INVALID, "empty file name", NULL);
@@ -616,6 +631,413 @@ static void test_bad_spec_and_opts(void **state)
     qdb_tensor *x, *y;
     assert_int_equal(qdb_dataset_next_batch(d, 0, &x, &y, &e), QDB_ERR_INVALID);
     assert_non_null(strstr(e.msg, "batch size 0"));
+    qdb_dataset_free(d);
+}
+
+/* ---- image folders ---- */
+
+static void put_be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+static void png_chunk(FILE *f, const char *type, const unsigned char *data, uint32_t n)
+{
+    unsigned char b[4];
+    put_be32(b, n);
+    assert_int_equal(fwrite(b, 1, 4, f), 4);
+    assert_int_equal(fwrite(type, 1, 4, f), 4);
+    if (n)
+        assert_int_equal(fwrite(data, 1, n, f), n);
+    uLong crc = crc32(0L, (const Bytef *)type, 4);
+    if (n)
+        crc = crc32(crc, data, n);
+    put_be32(b, (uint32_t)crc);
+    assert_int_equal(fwrite(b, 1, 4, f), 4);
+}
+
+/* A PNG (8-bit, RGB when comp == 3, gray when comp == 1) of the h x w x comp
+ * bytes `px`. hdr_w/hdr_h (when non-zero) override the size declared in the
+ * header (then px may be NULL: no pixel data); keep: bytes of the IDAT
+ * chunk to keep (0 = all). */
+static void write_png(const char *path, int w, int h, int comp, const unsigned char *px,
+                      uint32_t hdr_w, uint32_t hdr_h, size_t keep)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    assert_int_equal(fwrite(sig, 1, 8, f), 8);
+    unsigned char ihdr[13] = {0};
+    put_be32(ihdr, hdr_w || hdr_h ? hdr_w : (uint32_t)w);
+    put_be32(ihdr + 4, hdr_w || hdr_h ? hdr_h : (uint32_t)h);
+    ihdr[8] = 8;
+    ihdr[9] = comp == 3 ? 2 : 0;
+    png_chunk(f, "IHDR", ihdr, 13);
+    if (px) {
+        size_t row = (size_t)w * (size_t)comp + 1, n = row * (size_t)h;
+        unsigned char *raw = malloc(n);
+        uLongf zn = compressBound((uLong)n);
+        unsigned char *z = malloc(zn);
+        assert_non_null(raw);
+        assert_non_null(z);
+        for (int y = 0; y < h; y++) {
+            raw[(size_t)y * row] = 0; /* filter: none */
+            memcpy(raw + (size_t)y * row + 1, px + (size_t)y * (row - 1), row - 1);
+        }
+        assert_int_equal(compress(z, &zn, raw, (uLong)n), Z_OK);
+        png_chunk(f, "IDAT", z, (uint32_t)(keep && keep < zn ? keep : zn));
+        free(raw);
+        free(z);
+    }
+    png_chunk(f, "IEND", NULL, 0);
+    fclose(f);
+}
+
+static void make_dir(const char *p)
+{
+    assert_int_equal(mkdir(p, 0755), 0);
+}
+
+/* RGB pixel (y, x) of the 4 x 6 test images, channel k, image variant v. */
+static unsigned char px46(int v, int y, int x, int k)
+{
+    return (unsigned char)(v * 100 + 30 * k + 6 * y + x);
+}
+
+static void open_ok(qdb_dataset **d, const char *spec, const qdb_dataset_opts *o)
+{
+    qdb_err e = {0};
+    *d = qdb_dataset_open(spec, o, &e);
+    if (!*d)
+        fail_msg("open %s: %s", spec, e.msg);
+}
+
+/* The next batch; fails the test on error. */
+static void batch_ok(qdb_dataset *d, int max, qdb_tensor **x, qdb_tensor **y)
+{
+    qdb_err e = {0};
+    if (qdb_dataset_next_batch(d, max, x, y, &e) != QDB_OK)
+        fail_msg("batch: %s", e.msg);
+}
+
+/* Layout: root/b_cls (created first), root/a_cls, a hidden folder, stray
+ * files. Sorted: a_cls = 0 {X.PNG, y.png}, b_cls = 1 {g.png, k.JPG}. */
+static char *make_folder(void)
+{
+    char *root = path_of("imgs");
+    char p[512];
+    make_dir(root);
+    snprintf(p, sizeof p, "%s/b_cls", root);
+    make_dir(p);
+    snprintf(p, sizeof p, "%s/a_cls", root);
+    make_dir(p);
+    snprintf(p, sizeof p, "%s/.hidden", root);
+    make_dir(p);
+    snprintf(p, sizeof p, "%s/notes.txt", root);
+    write_bytes(p, 0, (const unsigned char *)"x", 1);
+    snprintf(p, sizeof p, "%s/a_cls/readme.txt", root);
+    write_bytes(p, 0, (const unsigned char *)"x", 1);
+    unsigned char rgb[4 * 6 * 3];
+    for (int v = 0; v < 2; v++) {
+        for (int y = 0; y < 4; y++)
+            for (int x = 0; x < 6; x++)
+                for (int k = 0; k < 3; k++)
+                    rgb[(y * 6 + x) * 3 + k] = px46(v, y, x, k);
+        snprintf(p, sizeof p, "%s/a_cls/%s", root, v == 0 ? "y.png" : "X.PNG");
+        write_png(p, 6, 4, 3, rgb, 0, 0, 0);
+    }
+    unsigned char gray[4 * 4];
+    for (int i = 0; i < 16; i++)
+        gray[i] = (unsigned char)(10 * i);
+    snprintf(p, sizeof p, "%s/b_cls/g.png", root);
+    write_png(p, 4, 4, 1, gray, 0, 0, 0);
+    unsigned char flat[8 * 8 * 3];
+    for (int i = 0; i < 64; i++) {
+        flat[3 * i] = 50;
+        flat[3 * i + 1] = 100;
+        flat[3 * i + 2] = 150;
+    }
+    snprintf(p, sizeof p, "%s/b_cls/k.JPG", root);
+    assert_int_not_equal(stbi_write_jpg(p, 8, 8, 3, flat, 95), 0);
+    return root;
+}
+
+/* Expected (before preprocessing) value of channel k (source order) at
+ * (y, x) of sample s (of the make_folder layout) for a 4 x 4 target. */
+static float folder_expect(int s, int y, int x, int k)
+{
+    if (s < 2) /* 4 x 6 -> scale 1, crop columns 1..4 */
+        return px46(s == 0 ? 1 : 0, y, x + 1, k);
+    if (s == 2) /* gray 4 x 4, unchanged, R = G = B */
+        return (float)(10 * (4 * y + x));
+    return k == 0 ? 50.0f : k == 1 ? 100.0f : 150.0f; /* flat JPEG 8 x 8 -> 4 x 4 */
+}
+
+static void test_dir_labels_order(void **state)
+{
+    (void)state;
+    char *root = make_folder();
+    char spec[600];
+    snprintf(spec, sizeof spec, "dir:%s", root);
+    qdb_dataset_opts o;
+    for (int mode = 0; mode < 3; mode++) { /* RGB, BGR, gray */
+        qdb_dataset_opts_init(&o);
+        o.height = 4;
+        o.width = 4;
+        o.channels = mode == 2 ? 1 : 3;
+        o.bgr = mode == 1;
+        o.scale = 2.0f;
+        o.n_mean = 1;
+        o.mean[0] = 3.0f;
+        o.n_std = 1;
+        o.std[0] = 4.0f;
+        qdb_dataset *d;
+        open_ok(&d, spec, &o);
+        assert_int_equal(qdb_dataset_count(d), 4);
+        assert_int_equal(qdb_dataset_has_labels(d), 1);
+        assert_int_equal(qdb_dataset_class_count(d), 2);
+        assert_string_equal(qdb_dataset_class_name(d, 0), "a_cls");
+        assert_string_equal(qdb_dataset_class_name(d, 1), "b_cls");
+        assert_null(qdb_dataset_class_name(d, 2));
+        int64_t chw[3];
+        qdb_dataset_sample_shape(d, chw);
+        assert_int_equal(chw[0], o.channels);
+        assert_int_equal(chw[1], 4);
+        assert_int_equal(chw[2], 4);
+        static const int64_t want_label[4] = {0, 0, 1, 1};
+        int s = 0;
+        for (int b = 0; b < 2; b++) {
+            qdb_tensor *x, *y;
+            batch_ok(d, 3, &x, &y);
+            int n = b == 0 ? 3 : 1;
+            assert_int_equal(x->shape.d[0], n);
+            assert_int_equal(x->shape.d[1], o.channels);
+            assert_int_equal(y->shape.d[0], n);
+            for (int j = 0; j < n; j++, s++) {
+                assert_int_equal(y->data.i[j], want_label[s]);
+                double tol = s == 3 ? 4.0 : 1e-3; /* JPEG is lossy */
+                for (int c = 0; c < o.channels; c++)
+                    for (int yy = 0; yy < 4; yy++)
+                        for (int xx = 0; xx < 4; xx++) {
+                            float raw;
+                            if (mode == 2)
+                                raw = 0.299f * folder_expect(s, yy, xx, 0) +
+                                      0.587f * folder_expect(s, yy, xx, 1) +
+                                      0.114f * folder_expect(s, yy, xx, 2);
+                            else
+                                raw = folder_expect(s, yy, xx, mode == 1 ? 2 - c : c);
+                            float got = x->data.f[((j * o.channels + c) * 4 + yy) * 4 + xx];
+                            float want = (raw * 2.0f - 3.0f) / 4.0f;
+                            if (fabs(got - want) > tol / 2)
+                                fail_msg("mode %d sample %d c%d (%d,%d): got %g want %g", mode,
+                                         s, c, yy, xx, got, want);
+                        }
+            }
+            qdb_tensor_free(x);
+            qdb_tensor_free(y);
+        }
+        qdb_tensor *x, *y;
+        batch_ok(d, 3, &x, &y);
+        assert_null(x);
+        assert_null(y);
+        qdb_dataset_free(d);
+    }
+}
+
+static void test_dir_resize_crop(void **state)
+{
+    (void)state;
+    char *root = path_of("resize");
+    char p[512];
+    make_dir(root);
+    snprintf(p, sizeof p, "%s/only", root);
+    make_dir(p);
+    /* 4 x 8, column x has value 10 * x (R), 10 * x + 1 (G), 10 * x + 2 (B) */
+    unsigned char wide[4 * 8 * 3];
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 8; x++)
+            for (int k = 0; k < 3; k++)
+                wide[(y * 8 + x) * 3 + k] = (unsigned char)(10 * x + k);
+    snprintf(p, sizeof p, "%s/only/a_wide.png", root);
+    write_png(p, 8, 4, 3, wide, 0, 0, 0);
+    /* 2 x 2 gray [[0, 100], [200, 40]], upscaled to 4 x 4 */
+    unsigned char tiny[4] = {0, 100, 200, 40};
+    snprintf(p, sizeof p, "%s/only/b_tiny.png", root);
+    write_png(p, 2, 2, 1, tiny, 0, 0, 0);
+    /* 8 x 4 (tall): scale 1, rows 2..5 kept */
+    unsigned char tall[8 * 4];
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 4; x++)
+            tall[y * 4 + x] = (unsigned char)(20 * y + x);
+    snprintf(p, sizeof p, "%s/only/c_tall.jpeg.png", root);
+    write_png(p, 4, 8, 1, tall, 0, 0, 0);
+
+    char spec[600];
+    snprintf(spec, sizeof spec, "dir:%s", root);
+    qdb_dataset_opts o;
+    qdb_dataset_opts_init(&o);
+    o.height = 4;
+    o.width = 4;
+    o.channels = 3;
+    qdb_dataset *d;
+    open_ok(&d, spec, &o);
+    qdb_tensor *x, *y;
+    batch_ok(d, 8, &x, &y);
+    assert_int_equal(x->shape.d[0], 3);
+    const float *f = x->data.f;
+    for (int c = 0; c < 3; c++)
+        for (int yy = 0; yy < 4; yy++)
+            for (int xx = 0; xx < 4; xx++) {
+                /* the middle columns 2..5 */
+                assert_float_equal(f[(c * 4 + yy) * 4 + xx], 10 * (xx + 2) + c, 1e-4);
+                /* source positions along each axis: 0, 0.25, 0.75, 1 */
+                static const float t[4] = {0.0f, 0.25f, 0.75f, 1.0f};
+                float a = t[yy], b = t[xx];
+                float want = (1 - a) * (1 - b) * 0 + (1 - a) * b * 100 + a * (1 - b) * 200 +
+                             a * b * 40;
+                assert_float_equal(f[48 + (c * 4 + yy) * 4 + xx], want, 1e-3);
+                assert_float_equal(f[96 + (c * 4 + yy) * 4 + xx], 20 * (yy + 2) + xx, 1e-4);
+            }
+    for (int j = 0; j < 3; j++)
+        assert_int_equal(y->data.i[j], 0);
+    qdb_tensor_free(x);
+    qdb_tensor_free(y);
+
+    /* a non-square target: 4 x 8 -> 2 x 2 scales by 1/2 (to 2 x 4) and keeps
+     * the middle columns: source x = (x + 1 + 0.5) * 2 - 0.5 = 2.5, 4.5 */
+    qdb_dataset_opts_init(&o);
+    o.height = 2;
+    o.width = 2;
+    o.channels = 3;
+    o.n = 1;
+    qdb_dataset_free(d);
+    open_ok(&d, spec, &o);
+    batch_ok(d, 8, &x, &y);
+    assert_int_equal(x->shape.d[0], 1);
+    for (int c = 0; c < 3; c++)
+        for (int yy = 0; yy < 2; yy++) {
+            assert_float_equal(x->data.f[(c * 2 + yy) * 2 + 0], 25 + c, 1e-3);
+            assert_float_equal(x->data.f[(c * 2 + yy) * 2 + 1], 45 + c, 1e-3);
+        }
+    qdb_tensor_free(x);
+    qdb_tensor_free(y);
+    qdb_dataset_free(d);
+}
+
+static void test_dir_errors(void **state)
+{
+    (void)state;
+    char p[512], spec[600];
+    qdb_dataset_opts o;
+    qdb_dataset_opts_init(&o);
+    o.height = 4;
+    o.width = 4;
+    o.channels = 3;
+    expect_fail("dir:", &o, QDB_ERR_INVALID, "empty folder name", NULL);
+
+    char *missing = path_of("dir_no_such_folder");
+    snprintf(spec, sizeof spec, "dir:%s", missing);
+    expect_fail(spec, &o, QDB_ERR_IO, "cannot open folder", missing);
+
+    o.channels = 2;
+    expect_fail(spec, &o, QDB_ERR_INVALID, "needs the target height", missing);
+    o.channels = 1;
+    o.bgr = 1;
+    expect_fail(spec, &o, QDB_ERR_INVALID, "needs the target height", missing);
+    o.bgr = 0;
+    o.channels = 3;
+    o.height = 20000;
+    expect_fail(spec, &o, QDB_ERR_INVALID, "needs the target height", missing);
+    o.height = 4;
+
+    /* files but no class sub-folders */
+    char *flat = path_of("dir_flat");
+    make_dir(flat);
+    unsigned char px[3] = {1, 2, 3};
+    snprintf(p, sizeof p, "%s/a.png", flat);
+    write_png(p, 1, 1, 3, px, 0, 0, 0);
+    snprintf(spec, sizeof spec, "dir:%s", flat);
+    expect_fail(spec, &o, QDB_ERR_FORMAT, "no class sub-folders", flat);
+
+    /* class folders, all empty (or holding no images) */
+    char *empty = path_of("dir_empty");
+    make_dir(empty);
+    snprintf(p, sizeof p, "%s/c0", empty);
+    make_dir(p);
+    snprintf(p, sizeof p, "%s/c1", empty);
+    make_dir(p);
+    snprintf(p, sizeof p, "%s/c1/x.gif", empty);
+    write_bytes(p, 0, px, 3);
+    snprintf(spec, sizeof spec, "dir:%s", empty);
+    expect_fail(spec, &o, QDB_ERR_FORMAT, "no images (*.png, *.jpg, *.jpeg) in its 2 class", empty);
+    /* an empty class beside a non-empty one is fine */
+    snprintf(p, sizeof p, "%s/c1/ok.png", empty);
+    write_png(p, 1, 1, 3, px, 0, 0, 0);
+    qdb_dataset *d;
+    open_ok(&d, spec, &o);
+    assert_int_equal(qdb_dataset_count(d), 1);
+    qdb_tensor *x, *y;
+    batch_ok(d, 4, &x, &y);
+    assert_int_equal(y->data.i[0], 1);
+    for (int c = 0; c < 3; c++)
+        assert_float_equal(x->data.f[c * 16 + 5], c + 1, 1e-5);
+    qdb_tensor_free(x);
+    qdb_tensor_free(y);
+    qdb_dataset_free(d);
+
+    struct {
+        const char *name, *needle;
+        qdb_status code;
+    } bad[] = {
+        {"dir_garbage", "cannot decode: unknown image type", QDB_ERR_FORMAT},
+        {"dir_zero", "image of 0 size", QDB_ERR_FORMAT},
+        {"dir_huge", "larger than 16384 x 16384", QDB_ERR_FORMAT},
+        {"dir_huge2", "larger than 16384 x 16384", QDB_ERR_FORMAT},
+        {"dir_dangling", "no images", QDB_ERR_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char root[300], img[400];
+        snprintf(root, sizeof root, "%s", path_of(bad[i].name));
+        make_dir(root);
+        snprintf(p, sizeof p, "%s/cls", root);
+        make_dir(p);
+        snprintf(img, sizeof img, "%s/cls/im.png", root);
+        if (i == 0)
+            write_bytes(img, 0, (const unsigned char *)"not an image at all", 19);
+        else if (i == 1)
+            write_png(img, 0, 0, 3, NULL, 0, 4, 0);
+        else if (i == 2)
+            write_png(img, 0, 0, 3, NULL, 100000, 100000, 0);
+        else if (i == 3)
+            write_png(img, 0, 0, 3, NULL, 16385, 2, 0);
+        else /* a dangling link is no image file: no images at all */
+            assert_int_equal(symlink("/nonexistent/qdb-image.png", img), 0);
+        snprintf(spec, sizeof spec, "dir:%s", root);
+        expect_fail(spec, &o, bad[i].code, bad[i].needle, i == 4 ? root : img);
+    }
+
+    /* a truncated PNG: the header is fine, the pixel data is not; the error
+     * comes with the batch that decodes it */
+    char *trunc = path_of("dir_trunc");
+    make_dir(trunc);
+    snprintf(p, sizeof p, "%s/cls", trunc);
+    make_dir(p);
+    unsigned char big[16 * 16 * 3];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 7);
+    char img[400];
+    snprintf(img, sizeof img, "%s/cls/t.png", trunc);
+    write_png(img, 16, 16, 3, big, 0, 0, 20);
+    snprintf(spec, sizeof spec, "dir:%s", trunc);
+    open_ok(&d, spec, &o);
+    qdb_err e = {0};
+    assert_int_equal(qdb_dataset_next_batch(d, 2, &x, &y, &e), QDB_ERR_FORMAT);
+    assert_null(x);
+    assert_non_null(strstr(e.msg, img));
+    assert_non_null(strstr(e.msg, "cannot decode"));
     qdb_dataset_free(d);
 }
 
@@ -667,6 +1089,9 @@ int main(void)
         cmocka_unit_test(test_bad_idx),
         cmocka_unit_test(test_bad_npy),
         cmocka_unit_test(test_bad_spec_and_opts),
+        cmocka_unit_test(test_dir_labels_order),
+        cmocka_unit_test(test_dir_resize_crop),
+        cmocka_unit_test(test_dir_errors),
         cmocka_unit_test(test_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
