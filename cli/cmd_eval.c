@@ -157,6 +157,7 @@ int cmd_eval(int argc, char **argv)
     }
     qdb_dataset_opts o;
     data_flags_opts(&df, &prof, 1, &o);
+    data_flags_fit_model(g, &o);
     d = qdb_dataset_open(spec, &o, &e);
     if (!d || qdb_eval_check_fit(g, d, &e) != QDB_OK) {
         cli_error("%s", e.msg);

@@ -49,6 +49,10 @@ static int parse_floats(const char *flag, const char *v, float *out, int *n, int
 int data_flags_parse(data_flags *f, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
+    if (!strcmp(a, "--bgr")) {
+        f->bgr = 1;
+        return 1;
+    }
     static const char *const with_value[] = {"--calib", "--eval", "--calib-n", "--eval-n",
                                              "--seed", "--scale", "--mean", "--std"};
     int known = 0;
@@ -111,4 +115,17 @@ void data_flags_opts(const data_flags *f, const qdb_profile *p, int eval, qdb_da
     o->n = eval ? f->eval_n : f->calib_n;
     o->shuffle = !eval && f->calib_n > 0; /* calibration: a seeded random subset */
     o->seed = f->seed;
+    o->bgr = f->bgr;
+}
+
+void data_flags_fit_model(const qdb_graph *g, qdb_dataset_opts *o)
+{
+    if (g->n_inputs < 1)
+        return;
+    const qdb_value *in = &g->values[g->inputs[0]];
+    if (in->shape.ndim != 4)
+        return;
+    o->channels = (int)in->shape.d[1];
+    o->height = in->shape.d[2];
+    o->width = in->shape.d[3];
 }
