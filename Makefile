@@ -10,6 +10,7 @@
 #                   .npy reader (clang; FUZZ_SECONDS per target, in build-fuzz/)
 #   make valgrind   the unit tests under valgrind memcheck
 #   make bench      float speed against onnxruntime (same model, input, threads)
+#   make models     retrain the bundled demo models (python3-torch; minutes; not in check)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX     ?= /usr/local
@@ -52,8 +53,8 @@ FUZZ_SUPPORT_OBJ := $(filter-out $(BUILD)/tests/support/op_harness.o,$(TEST_SUPP
 BENCH_BIN  := $(BUILD)/bench/bench_qdb
 LIB        := $(BUILD)/libqdb.a
 
-.PHONY: all demo deps check check-unit check-conformance check-peer check-zoo asan valgrind fuzz \
-        fuzz-build bench install uninstall clean
+.PHONY: all demo deps check check-unit check-conformance check-eval check-peer check-zoo asan valgrind fuzz \
+        fuzz-build bench models install uninstall clean
 
 QDB_BIN    ?= qdb
 
@@ -98,13 +99,16 @@ demo: deps
 
 # The README's test command. Installs what is missing first.
 check: deps
-	@$(MAKE) --no-print-directory check-unit check-conformance check-peer check-zoo ZOO_STRICT=1
+	@$(MAKE) --no-print-directory check-unit check-conformance check-eval check-peer check-zoo ZOO_STRICT=1
 
 check-unit: $(QDB_BIN) $(TEST_BIN)
 	@scripts/run-tests.sh $(TEST_BIN)
 
 check-conformance: $(BUILD)/tests/conformance
 	@$(BUILD)/tests/conformance $(ONNX_TESTDATA)
+
+check-eval: $(QDB_BIN)
+	@QDB=./$(QDB_BIN) scripts/eval-check.sh
 
 check-peer: $(QDB_BIN)
 	@QDB=./$(QDB_BIN) scripts/peer-check.sh
@@ -114,6 +118,13 @@ check-peer: $(QDB_BIN)
 ZOO_STRICT ?= 0
 check-zoo: $(QDB_BIN)
 	@ZOO_STRICT=$(ZOO_STRICT) QDB=./$(QDB_BIN) scripts/zoo-check.sh
+
+# Regenerates the bundled demo models (models/demo_*.onnx, their profiles and
+# PyTorch's test-set predictions) from Fashion-MNIST: needs Debian's
+# python3-torch, takes several minutes on CPU. Not part of the build or check;
+# the committed files are what the tests use.
+models:
+	/usr/bin/python3 models/train_demo.py
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan QDB_BIN=build-asan/qdb CC=clang \
