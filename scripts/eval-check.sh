@@ -58,6 +58,39 @@ for m in demo_cnn demo_mbv2; do
     done
 done
 
+# An image folder (one sub-folder per class, grayscale PNGs written here from
+# the first 200 test images) must score exactly as the same 200 from IDX.
+if ! [ -d "$OUT/folder" ]; then
+    /usr/bin/python3 - "$D" "$OUT/folder" <<'PY'
+import gzip, os, struct, sys, zlib
+import numpy as np
+d, out = sys.argv[1], sys.argv[2]
+x = np.frombuffer(gzip.open(d + "/t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
+y = np.frombuffer(gzip.open(d + "/t10k-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
+def chunk(t, b):
+    return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+for i in range(200):
+    os.makedirs("%s/%d" % (out, y[i]), exist_ok=True)
+    raw = b"".join(b"\0" + x[i, r].tobytes() for r in range(28))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    open("%s/%d/%04d.png" % (out, y[i], i), "wb").write(png)
+PY
+fi
+"$QDB" eval models/demo_cnn.onnx --eval "dir:$OUT/folder" --json "$OUT/dir.json" > "$OUT/dir.txt" 2>&1 ||
+    fail "dir: eval failed: $(tail -n 1 "$OUT/dir.txt")"
+"$QDB" eval models/demo_cnn.onnx --eval-n 200 --json "$OUT/first200.json" > "$OUT/first200.txt" 2>&1 ||
+    fail "idx eval of 200 failed: $(tail -n 1 "$OUT/first200.txt")"
+if [ -f "$OUT/dir.json" ] && [ -f "$OUT/first200.json" ]; then
+    a=$(json_get "$OUT/dir.json" top1)
+    b=$(json_get "$OUT/first200.json" top1)
+    if [ "$a" != "$b" ]; then
+        fail "image folder top-1 $a, the same 200 images from IDX $b"
+    else
+        echo "eval-check: image folder of 200 PNGs: top-1 $a, as from IDX"
+    fi
+fi
+
 # Bad inputs: exit 1 and one message naming the file.
 expect_error() {
     want=$1
