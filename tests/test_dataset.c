@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "tmpdir.h"
 #include "dataset.h"
 
 /* JPEG files for the image-folder tests (PNGs are written by hand below). */
@@ -39,21 +40,7 @@
 #endif
 #pragma GCC diagnostic pop
 
-static char dir[] = "/tmp/qdb-test-dataset-XXXXXX";
-
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#define dir tmpdir_path() /* the scratch directory, see tests/support/tmpdir.h */
 
 static char *path_of(const char *name)
 {
@@ -1102,5 +1089,5 @@ int main(void)
         cmocka_unit_test(test_dir_errors),
         cmocka_unit_test(test_fashion_mnist),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

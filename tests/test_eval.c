@@ -11,27 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "eval.h"
 #include "model_builder.h"
 #include "npy.h"
 #include "onnx_import.h"
 #include "profile.h"
 
-static char dir[] = "/tmp/qdb-test-eval-XXXXXX";
-
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#define dir tmpdir_path() /* the scratch directory, see tests/support/tmpdir.h */
 
 static void write_text(const char *name, const char *text)
 {
@@ -226,5 +213,5 @@ int main(void)
         cmocka_unit_test(test_eval_cancel_and_fit),
         cmocka_unit_test(test_profile),
     };
-    return cmocka_run_group_tests_name("eval", tests, setup, teardown);
+    return cmocka_run_group_tests_name("eval", tests, tmpdir_setup, tmpdir_teardown);
 }

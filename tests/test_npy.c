@@ -11,23 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "npy.h"
 
-static char dir[] = "/tmp/qdb-test-npy-XXXXXX";
-
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#define dir tmpdir_path() /* the scratch directory, see tests/support/tmpdir.h */
 
 /* Write a v1.0 file with the given header dict and raw data bytes. */
 static const char *write_npy(const char *name, const char *dict, const void *data, size_t n)
@@ -224,5 +211,5 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_write_failure_keeps_old_file),
     };
-    return cmocka_run_group_tests_name("npy", tests, setup, teardown);
+    return cmocka_run_group_tests_name("npy", tests, tmpdir_setup, tmpdir_teardown);
 }

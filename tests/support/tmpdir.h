@@ -1,0 +1,11 @@
+/* tmpdir.h - a scratch directory per test program, as a cmocka group
+ * fixture: tmpdir_setup creates /tmp/qdb-test-XXXXXX, tmpdir_teardown
+ * removes it with everything in it. tmpdir_path() names it. */
+#ifndef QDB_TEST_TMPDIR_H
+#define QDB_TEST_TMPDIR_H
+
+int tmpdir_setup(void **state);
+int tmpdir_teardown(void **state);
+const char *tmpdir_path(void);
+
+#endif
