@@ -34,13 +34,13 @@ OPT        ?= -O2 $(VECT)
 CFLAGS     ?= $(OPT) -g
 QDB_CFLAGS := -std=c11 -pthread -Wall -Wextra -Wshadow -Wno-unused-parameter \
               -D_POSIX_C_SOURCE=200809L -DQDB_VERSION=\"$(VERSION)\" \
-              -Iengine -Icli -Itests/support -I$(BUILD)/gen \
+              -Iengine -Iengine/quant -Icli -Itests/support -I$(BUILD)/gen \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LIBS       := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -pthread
 TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 GEN_SRC    := $(BUILD)/gen/onnx.pb-c.c
-ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c))
+ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c engine/quant/*.c))
 CLI_SRC    := $(sort $(wildcard cli/*.c))
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 

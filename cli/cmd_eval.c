@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "atomic_file.h"
 #include "commands.h"
@@ -14,24 +13,11 @@
 #include "kernels.h"
 #include "npy.h"
 #include "onnx_import.h"
+#include "progress.h"
 
 #define EVAL_USAGE                                                                  \
     "usage: qdb eval MODEL.onnx [--eval SPEC] [--eval-n N] [--batch B] [--threads T]\n" \
     "                [--json FILE] [--scale S --mean M --std S]\n"
-
-/* A progress bar on stderr, only when it is a terminal. */
-static int progress(void *user, int64_t done, int64_t total)
-{
-    (void)user;
-    int width = 40;
-    int fill = total > 0 ? (int)(done * width / total) : width;
-    fprintf(stderr, "\r  [%.*s%*s] %lld/%lld", fill, "########################################",
-            width - fill, "", (long long)done, (long long)total);
-    if (done >= total)
-        fputs("\r\033[K", stderr);
-    fflush(stderr);
-    return 0;
-}
 
 /* How many predictions differ from the framework's recorded ones (-1 when
  * they cannot be compared); the message explains why not. */
@@ -163,7 +149,7 @@ int cmd_eval(int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
-    qdb_eval_opts eo = {.batch = batch, .progress = isatty(2) ? progress : NULL};
+    qdb_eval_opts eo = {.batch = batch, .progress = cli_progress_if_tty()};
     if (qdb_eval_run(g, d, &eo, &r, &e) != QDB_OK) {
         cli_error("%s", e.msg);
         goto out;

@@ -29,6 +29,15 @@ static const command commands[] = {
      "  --batch B     samples per run (default 64)\n"
      "  --threads T   compute threads\n"
      "  --json FILE   also write the results as JSON\n" DATA_FLAGS_HELP},
+    {"quantize", cmd_quantize, "MODEL.onnx [data flags] [--set key=value ...] [--report FILE]",
+     "post-training quantization (MCT semantics): float vs quantized accuracy, per-layer table",
+     "  --set key=value   a quantization parameter (--help-config lists all, with defaults)\n"
+     "  --report FILE     also write the results as JSON\n"
+     "  --measure-n N     representative samples for the per-layer error figures (default 256)\n"
+     "  --no-eval         skip the accuracy runs\n"
+     "  --batch B, --threads T\n"
+     "  (calibration: a seeded random subset of 1024 samples unless --calib-n is given)\n"
+     DATA_FLAGS_HELP},
 };
 
 void cli_error(const char *fmt, ...)

@@ -62,6 +62,10 @@ qdb_status qdb_eval_run(const qdb_graph *g, qdb_dataset *d, const qdb_eval_opts 
         st = x ? qdb_err_set(e, QDB_ERR_NOMEM, "out of memory") : (e ? e->code : QDB_ERR_NOMEM);
         goto fail;
     }
+    if (o && o->hook) {
+        qdb_exec_set_hook(x, o->hook, o->hook_user);
+        qdb_exec_hook_inputs(x, o->hook_inputs);
+    }
     double t0 = now_s();
     for (;;) {
         qdb_tensor *images = NULL, *labels = NULL, *out = NULL;

@@ -7,6 +7,7 @@
 #define QDB_EVAL_H
 
 #include "dataset.h"
+#include "executor.h"
 #include "graph.h"
 
 /* Called after each batch; return non-zero to cancel (QDB_ERR_CANCELLED). */
@@ -16,6 +17,11 @@ typedef struct qdb_eval_opts {
     int batch;              /* samples per run; default 64 */
     qdb_progress_fn progress;
     void *user;
+    /* Optional executor hook for every run (fake quantization), with its
+     * inputs passed through it too when hook_inputs is set. */
+    qdb_exec_hook hook;
+    void *hook_user;
+    int hook_inputs;
 } qdb_eval_opts;
 
 typedef struct qdb_eval_result {

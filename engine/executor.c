@@ -15,6 +15,7 @@
 struct qdb_exec {
     const qdb_graph *g;
     qdb_exec_hook hook;
+    int hook_inputs;
     void *user;
     int max_io;
     int *last_use;      /* per value: index of the last node reading it, -1 if none */
@@ -99,6 +100,11 @@ void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user)
     x->user = user;
 }
 
+void qdb_exec_hook_inputs(qdb_exec *x, int on)
+{
+    x->hook_inputs = on;
+}
+
 static void release(qdb_exec *x, int v)
 {
     if (x->owned[v])
@@ -169,6 +175,22 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
         x->cur[g->inputs[k]] = (qdb_tensor *)inputs[k]; /* borrowed, never written */
         x->owned[g->inputs[k]] = 0;
     }
+    if (x->hook && x->hook_inputs)
+        for (int k = 0; k < g->n_inputs; k++) {
+            int v = g->inputs[k];
+            qdb_tensor *t = qdb_tensor_clone(inputs[k], e);
+            if (!t) {
+                st = QDB_ERR_NOMEM;
+                goto fail;
+            }
+            x->cur[v] = t;
+            x->owned[v] = 1;
+            if (x->hook(x->user, g, -1, k, t)) {
+                st = qdb_err_set(e, QDB_ERR_CANCELLED, "run stopped at input '%s'",
+                                 g->values[v].name);
+                goto fail;
+            }
+        }
 
     int used_in = x->max_io, used_out = x->max_io; /* a previous run may have left slots */
     for (int i = 0; i < g->n_nodes; i++) {

@@ -21,6 +21,11 @@ typedef struct qdb_exec qdb_exec;
 qdb_exec *qdb_exec_new(const qdb_graph *g, qdb_err *e);
 void qdb_exec_free(qdb_exec *x);
 void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user);
+/* Also pass the graph's inputs through the hook before the first node, as
+ * node -1, slot k = input index: the hook gets a private copy of the
+ * caller's tensor (which stays untouched) and may rewrite it (quantization
+ * of the model input). */
+void qdb_exec_hook_inputs(qdb_exec *x, int on);
 
 /* Run the graph. `inputs` has g->n_inputs tensors (borrowed; shapes must
  * match the graph's with any batch size where the batch is free). On

@@ -527,3 +527,260 @@ const float *qdb_attr_floats(const qdb_node *n, const char *name, int *count)
     *count = a->n;
     return a->floats;
 }
+
+/* ---- copying and rewriting ------------------------------------------------
+ * Used by the quantization passes, which work on their own copy of a
+ * prepared graph and insert nodes (shift-negative correction, padding). */
+
+static qdb_status attr_copy(qdb_attr *d, const qdb_attr *s, qdb_err *e)
+{
+    memset(d, 0, sizeof *d);
+    d->type = s->type;
+    d->f = s->f;
+    d->i = s->i;
+    d->n = s->n;
+    d->name = dupstr(s->name);
+    if (!d->name)
+        goto oom;
+    if (s->s && !(d->s = dupstr(s->s)))
+        goto oom;
+    if (s->t && !(d->t = qdb_tensor_clone(s->t, e)))
+        goto fail;
+    if (s->floats) {
+        if (!(d->floats = malloc((size_t)(s->n ? s->n : 1) * sizeof *d->floats)))
+            goto oom;
+        memcpy(d->floats, s->floats, (size_t)s->n * sizeof *d->floats);
+    }
+    if (s->ints) {
+        if (!(d->ints = malloc((size_t)(s->n ? s->n : 1) * sizeof *d->ints)))
+            goto oom;
+        memcpy(d->ints, s->ints, (size_t)s->n * sizeof *d->ints);
+    }
+    if (s->strings) {
+        if (!(d->strings = calloc((size_t)(s->n ? s->n : 1), sizeof *d->strings)))
+            goto oom;
+        for (int k = 0; k < s->n; k++)
+            if (!(d->strings[k] = dupstr(s->strings[k])))
+                goto oom;
+    }
+    return QDB_OK;
+oom:
+    qdb_err_set(e, QDB_ERR_NOMEM, "out of memory copying attribute '%s'", s->name);
+fail:
+    qdb_attr_clear(d);
+    return e ? e->code : QDB_ERR_NOMEM;
+}
+
+static int *ints_dup(const int *a, int n)
+{
+    int *d = malloc((size_t)(n ? n : 1) * sizeof *d);
+    if (d && n)
+        memcpy(d, a, (size_t)n * sizeof *d);
+    return d;
+}
+
+qdb_graph *qdb_graph_clone(const qdb_graph *g, qdb_err *e)
+{
+    qdb_graph *c = qdb_graph_new(g->path);
+    if (!c)
+        goto oom;
+    c->name = g->name ? dupstr(g->name) : NULL;
+    c->producer = g->producer ? dupstr(g->producer) : NULL;
+    c->opset = g->opset;
+    c->batch_free = g->batch_free;
+    if ((g->name && !c->name) || (g->producer && !c->producer))
+        goto oom;
+    if (g->n_values) {
+        if (!(c->values = calloc((size_t)g->n_values, sizeof *c->values)))
+            goto oom;
+        c->cap_values = g->n_values;
+    }
+    for (int v = 0; v < g->n_values; v++) {
+        c->values[v] = g->values[v];
+        c->values[v].name = NULL;
+        c->values[v].constant = NULL;
+        c->n_values = v + 1;
+        if (!(c->values[v].name = dupstr(g->values[v].name)))
+            goto oom;
+        if (g->values[v].constant &&
+            !(c->values[v].constant = qdb_tensor_clone(g->values[v].constant, e)))
+            goto fail;
+    }
+    if (g->n_nodes) {
+        if (!(c->nodes = calloc((size_t)g->n_nodes, sizeof *c->nodes)))
+            goto oom;
+        c->cap_nodes = g->n_nodes;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qdb_node *s = &g->nodes[i];
+        qdb_node *d = &c->nodes[i];
+        c->n_nodes = i + 1;
+        d->opset = s->opset;
+        d->op = s->op;
+        d->n_in = s->n_in;
+        d->n_out = s->n_out;
+        d->name = dupstr(s->name);
+        d->op_type = dupstr(s->op_type);
+        d->domain = dupstr(s->domain);
+        d->in = ints_dup(s->in, s->n_in);
+        d->out = ints_dup(s->out, s->n_out);
+        if (!d->name || !d->op_type || !d->domain || !d->in || !d->out)
+            goto oom;
+        if (s->n_attr) {
+            if (!(d->attr = calloc((size_t)s->n_attr, sizeof *d->attr)))
+                goto oom;
+            for (int k = 0; k < s->n_attr; k++) {
+                if (attr_copy(&d->attr[k], &s->attr[k], e) != QDB_OK)
+                    goto fail;
+                d->n_attr = k + 1;
+            }
+        }
+    }
+    if (!(c->inputs = ints_dup(g->inputs, g->n_inputs)) ||
+        !(c->outputs = ints_dup(g->outputs, g->n_outputs)))
+        goto oom;
+    c->n_inputs = g->n_inputs;
+    c->n_outputs = g->n_outputs;
+    return c;
+oom:
+    qdb_err_set(e, QDB_ERR_NOMEM, "out of memory copying the graph of %s", g->path);
+fail:
+    qdb_graph_free(c);
+    return NULL;
+}
+
+int qdb_graph_add_value_unique(qdb_graph *g, const char *name, qdb_err *e)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", name);
+    for (int k = 1; qdb_graph_find_value(g, buf) >= 0; k++)
+        snprintf(buf, sizeof buf, "%.480s_%d", name, k);
+    return qdb_graph_value(g, buf, e);
+}
+
+int qdb_graph_add_constant(qdb_graph *g, const char *name, qdb_tensor *t, qdb_err *e)
+{
+    int v = qdb_graph_add_value_unique(g, name, e);
+    if (v < 0) {
+        qdb_tensor_free(t);
+        return -1;
+    }
+    qdb_value *val = &g->values[v];
+    val->constant = t;
+    val->dtype = t->dtype;
+    val->shape = t->shape;
+    val->shape_known = 1;
+    return v;
+}
+
+int qdb_graph_add_node_io(qdb_graph *g, const char *name, const char *op_type, int n_in,
+                          const int *in, int n_out, const int *out, qdb_err *e)
+{
+    int i = qdb_graph_add_node(g, name, op_type, "", e);
+    if (i < 0)
+        return -1;
+    qdb_node *n = &g->nodes[i];
+    n->opset = (int)g->opset;
+    n->op = qdb_op_find(op_type, "");
+    n->in = ints_dup(in, n_in);
+    n->out = ints_dup(out, n_out);
+    if (!n->in || !n->out) {
+        node_clear(n);
+        g->n_nodes--;
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory adding node '%s'", name);
+        return -1;
+    }
+    n->n_in = n_in;
+    n->n_out = n_out;
+    return i;
+}
+
+static qdb_attr *attr_slot(qdb_node *n, const char *name, qdb_err *e)
+{
+    for (int k = 0; k < n->n_attr; k++)
+        if (strcmp(n->attr[k].name, name) == 0) {
+            qdb_attr_clear(&n->attr[k]);
+            if (!(n->attr[k].name = dupstr(name)))
+                break;
+            return &n->attr[k];
+        }
+    qdb_attr *na = realloc(n->attr, (size_t)(n->n_attr + 1) * sizeof *na);
+    if (!na) {
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory setting attribute '%s'", name);
+        return NULL;
+    }
+    n->attr = na;
+    qdb_attr *a = &na[n->n_attr];
+    memset(a, 0, sizeof *a);
+    if (!(a->name = dupstr(name))) {
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory setting attribute '%s'", name);
+        return NULL;
+    }
+    n->n_attr++;
+    return a;
+}
+
+qdb_status qdb_node_set_int(qdb_node *n, const char *name, int64_t v, qdb_err *e)
+{
+    qdb_attr *a = attr_slot(n, name, e);
+    if (!a)
+        return QDB_ERR_NOMEM;
+    a->type = QDB_ATTR_INT;
+    a->i = v;
+    return QDB_OK;
+}
+
+qdb_status qdb_node_set_float(qdb_node *n, const char *name, float v, qdb_err *e)
+{
+    qdb_attr *a = attr_slot(n, name, e);
+    if (!a)
+        return QDB_ERR_NOMEM;
+    a->type = QDB_ATTR_FLOAT;
+    a->f = v;
+    return QDB_OK;
+}
+
+qdb_status qdb_node_set_ints(qdb_node *n, const char *name, int count, const int64_t *v, qdb_err *e)
+{
+    qdb_attr *a = attr_slot(n, name, e);
+    if (!a)
+        return QDB_ERR_NOMEM;
+    a->type = QDB_ATTR_INTS;
+    a->n = count;
+    if (!(a->ints = malloc((size_t)(count ? count : 1) * sizeof *a->ints)))
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory setting attribute '%s'", name);
+    if (count)
+        memcpy(a->ints, v, (size_t)count * sizeof *v);
+    return QDB_OK;
+}
+
+void qdb_graph_remove_nodes(qdb_graph *g, const char *flags)
+{
+    int w = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (flags[i]) {
+            node_clear(&g->nodes[i]);
+            continue;
+        }
+        if (w != i)
+            g->nodes[w] = g->nodes[i];
+        w++;
+    }
+    g->n_nodes = w;
+}
+
+qdb_status qdb_node_set_input(qdb_graph *g, int i, int k, int v, qdb_err *e)
+{
+    qdb_node *n = &g->nodes[i];
+    if (k >= n->n_in) {
+        int *ni = realloc(n->in, (size_t)(k + 1) * sizeof *ni);
+        if (!ni)
+            return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory rewriting node '%s'", n->name);
+        for (int j = n->n_in; j <= k; j++)
+            ni[j] = -1;
+        n->in = ni;
+        n->n_in = k + 1;
+    }
+    n->in[k] = v;
+    return QDB_OK;
+}

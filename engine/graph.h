@@ -98,6 +98,28 @@ int qdb_graph_value(qdb_graph *g, const char *name, qdb_err *e);
 int qdb_graph_add_node(qdb_graph *g, const char *name, const char *op_type,
                        const char *domain, qdb_err *e);
 
+/* A deep copy (values, constants, nodes, attributes); NULL on OOM. */
+qdb_graph *qdb_graph_clone(const qdb_graph *g, qdb_err *e);
+/* Append a node with its inputs and outputs (value indices, -1 absent);
+ * the operator is resolved from the registry. Returns the node index or -1.
+ * Callers re-link and re-sort (qdb_graph_link, qdb_graph_toposort). */
+int qdb_graph_add_node_io(qdb_graph *g, const char *name, const char *op_type, int n_in,
+                          const int *in, int n_out, const int *out, qdb_err *e);
+/* A new value holding constant `t` (taken over, also on failure), named
+ * after `name` made unique. Returns its index or -1. */
+int qdb_graph_add_constant(qdb_graph *g, const char *name, qdb_tensor *t, qdb_err *e);
+/* A new value named after `name` made unique (no constant). */
+int qdb_graph_add_value_unique(qdb_graph *g, const char *name, qdb_err *e);
+/* Remove the nodes whose flag is set (flags: n_nodes entries). Values stay. */
+void qdb_graph_remove_nodes(qdb_graph *g, const char *flags);
+/* Set input k of node i to value v (growing the input list with absent
+ * inputs as needed). */
+qdb_status qdb_node_set_input(qdb_graph *g, int i, int k, int v, qdb_err *e);
+/* Add (or replace) a float / ints attribute on a node. */
+qdb_status qdb_node_set_int(qdb_node *n, const char *name, int64_t v, qdb_err *e);
+qdb_status qdb_node_set_ints(qdb_node *n, const char *name, int count, const int64_t *v, qdb_err *e);
+qdb_status qdb_node_set_float(qdb_node *n, const char *name, float v, qdb_err *e);
+
 /* Recompute producer / n_consumers of every value. */
 void qdb_graph_link(qdb_graph *g);
 /* Sort nodes topologically (stable for already-sorted graphs). Fails on a

@@ -1,0 +1,453 @@
+/* cmd_quantize.c - `qdb quantize MODEL [data flags] [--set key=value ...]
+ * [--report FILE]`: the whole post-training quantization pipeline on the
+ * command line. Prints the float and quantized accuracy, the delta, and
+ * the per-layer table (bits, thresholds, error method, SQNR, clipping) with
+ * the worst layers marked; writes the same as JSON with --report. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic_file.h"
+#include "commands.h"
+#include "data_flags.h"
+#include "eval.h"
+#include "kernels.h"
+#include "onnx_import.h"
+#include "progress.h"
+#include "qmodel.h"
+
+#define QUANTIZE_USAGE                                                                     \
+    "usage: qdb quantize MODEL.onnx [data flags] [--set key=value ...] [--report FILE]\n"   \
+    "                    [--measure-n N] [--batch B] [--threads T] [--no-eval]\n"            \
+    "  --set key=value   any quantization parameter (qdb quantize --help lists them)\n"     \
+    "  --report FILE     write the results as JSON\n"                                        \
+    "  --measure-n N     samples of the representative set for the per-layer error figures\n" \
+    "                    (default 256; 0 = all)\n"                                           \
+    "  --no-eval         skip the accuracy runs (thresholds and error figures only)\n"       \
+    "  calibration uses a seeded random subset of 1024 samples unless --calib-n says otherwise\n"
+
+#define DEFAULT_CALIB_N 1024
+#define WORST_MARKED 3
+
+static void print_config_help(void)
+{
+    fprintf(stderr, "quantization parameters (--set key=value):\n");
+    qdb_quant_config c;
+    qdb_quant_config_init(&c);
+    for (int i = 0; i < qdb_config_key_count(); i++) {
+        const qdb_config_key *k = qdb_config_key_at(i);
+        char v[64];
+        qdb_quant_config_get(&c, k, v, sizeof v);
+        fprintf(stderr, "  %-40s %-12s %s\n", k->name, v, k->help);
+    }
+}
+
+static void fmt_db(char *b, size_t n, double v)
+{
+    if (isinf(v) && v > 0)
+        snprintf(b, n, "exact");
+    else if (isnan(v))
+        snprintf(b, n, "-");
+    else
+        snprintf(b, n, "%.1f", v);
+}
+
+static void fmt_thr(char *b, size_t n, const qdb_qlayer *l)
+{
+    if (!l->act_active) {
+        snprintf(b, n, "float");
+        return;
+    }
+    if (l->act_qp.method == QDB_QM_UNIFORM)
+        snprintf(b, n, "[%.4g,%.4g]", l->act_qp.min, l->act_qp.max);
+    else
+        snprintf(b, n, "%s%.4g", l->act_signed ? "+-" : "0..", l->act_qp.threshold);
+}
+
+/* Indices of the layers with the lowest own SQNR. */
+static void worst_layers(const qdb_qmodel *q, int *worst, int k)
+{
+    for (int j = 0; j < k; j++)
+        worst[j] = -1;
+    for (int i = 0; i < q->n_layers; i++) {
+        const qdb_qlayer *l = &q->layers[i];
+        if (!l->m.valid || isinf(l->m.sqnr_own_db))
+            continue;
+        for (int j = 0; j < k; j++) {
+            if (worst[j] < 0 || l->m.sqnr_own_db < q->layers[worst[j]].m.sqnr_own_db) {
+                for (int s = k - 1; s > j; s--)
+                    worst[s] = worst[s - 1];
+                worst[j] = i;
+                break;
+            }
+        }
+    }
+}
+
+static int is_worst(const int *worst, int k, int i)
+{
+    for (int j = 0; j < k; j++)
+        if (worst[j] == i)
+            return 1;
+    return 0;
+}
+
+static void print_table(const qdb_qmodel *q)
+{
+    int worst[WORST_MARKED];
+    worst_layers(q, worst, WORST_MARKED);
+    printf("\n  %3s  %-36s %-16s %4s %-14s %4s %-10s %7s %7s %7s\n", "#", "layer", "op", "act",
+           "threshold", "w", "error", "SQNR", "own", "clip %");
+    for (int i = 0; i < q->n_layers; i++) {
+        const qdb_qlayer *l = &q->layers[i];
+        char thr[64], s1[16], s2[16], wb[8], clip[16], bits[8];
+        fmt_thr(thr, sizeof thr, l);
+        fmt_db(s1, sizeof s1, l->m.valid ? l->m.sqnr_db : NAN);
+        fmt_db(s2, sizeof s2, l->m.valid ? l->m.sqnr_own_db : NAN);
+        if (l->w_value >= 0 && l->wcfg.enabled)
+            snprintf(wb, sizeof wb, "%d", l->wcfg.n_bits);
+        else
+            snprintf(wb, sizeof wb, "-");
+        if (l->act_active)
+            snprintf(bits, sizeof bits, "%d", l->act_qp.n_bits);
+        else
+            snprintf(bits, sizeof bits, "-");
+        if (l->m.valid && l->act_active)
+            snprintf(clip, sizeof clip, "%.3f", 100.0 * l->m.clipped_fraction);
+        else
+            snprintf(clip, sizeof clip, "-");
+        const char *name = l->name;
+        size_t len = strlen(name);
+        char nb[40];
+        if (len > 36)
+            snprintf(nb, sizeof nb, "...%s", name + len - 33);
+        else
+            snprintf(nb, sizeof nb, "%s", name);
+        printf("%c %3d  %-36s %-16.16s %4s %-14s %4s %-10s %7s %7s %7s\n",
+               is_worst(worst, WORST_MARKED, i) ? '!' : ' ', i, nb, l->op, bits, thr, wb,
+               l->act_active ? qdb_error_method_name(l->act.error_method) : "-", s1, s2, clip);
+    }
+    printf("\n  SQNR: accumulated (whole quantized network up to the layer), own (float input),\n"
+           "  in dB on the representative set; '!' marks the %d layers with the lowest own SQNR.\n",
+           WORST_MARKED);
+}
+
+static cJSON *num_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static cJSON *config_json(const qdb_quant_config *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < qdb_config_key_count(); i++) {
+        const qdb_config_key *k = qdb_config_key_at(i);
+        const char *p = (const char *)c + k->offset;
+        switch (k->type) {
+        case QDB_CK_BOOL:
+            cJSON_AddBoolToObject(o, k->name, *(const int *)p);
+            break;
+        case QDB_CK_INT:
+            cJSON_AddNumberToObject(o, k->name, *(const int *)p);
+            break;
+        case QDB_CK_REAL:
+            cJSON_AddItemToObject(o, k->name, num_or_null(*(const double *)p));
+            break;
+        case QDB_CK_ERROR_METHOD:
+            cJSON_AddStringToObject(o, k->name, qdb_error_method_name(*(const qdb_error_method *)p));
+            break;
+        case QDB_CK_QUANT_METHOD:
+            cJSON_AddStringToObject(o, k->name, qdb_quant_method_name(*(const qdb_quant_method *)p));
+            break;
+        }
+    }
+    return o;
+}
+
+static cJSON *layer_json(const qdb_qmodel *q, const qdb_qlayer *l)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", l->name);
+    cJSON_AddStringToObject(o, "op", l->op);
+    cJSON_AddBoolToObject(o, "act_quantized", l->act_active);
+    if (l->act_active) {
+        cJSON_AddNumberToObject(o, "act_bits", l->act_qp.n_bits);
+        cJSON_AddStringToObject(o, "act_method", qdb_quant_method_name(l->act_qp.method));
+        cJSON_AddItemToObject(o, "act_threshold", num_or_null(qdb_qparams_threshold(&l->act_qp)));
+        if (l->act_qp.method == QDB_QM_UNIFORM) {
+            cJSON_AddNumberToObject(o, "act_range_min", l->act_qp.min);
+            cJSON_AddNumberToObject(o, "act_range_max", l->act_qp.max);
+        }
+        cJSON_AddBoolToObject(o, "act_signed", l->act_signed);
+        cJSON_AddStringToObject(o, "act_error_method", qdb_error_method_name(l->act.error_method));
+        cJSON *by = cJSON_AddObjectToObject(o, "thresholds_by_method");
+        for (int m = 0; m < QDB_EM_COUNT; m++)
+            cJSON_AddItemToObject(by, qdb_error_method_name(m), num_or_null(l->thr_by_method[m]));
+    } else {
+        cJSON_AddNullToObject(o, "act_bits");
+        cJSON_AddNullToObject(o, "act_threshold");
+    }
+    if (l->hist) {
+        cJSON_AddNumberToObject(o, "min", l->hist->min);
+        cJSON_AddNumberToObject(o, "max", l->hist->max);
+    }
+    if (l->w_value >= 0 && l->wcfg.enabled && l->n_w_qp) {
+        cJSON_AddNumberToObject(o, "weight_bits", l->wcfg.n_bits);
+        cJSON_AddStringToObject(o, "weight_method", qdb_quant_method_name(l->wcfg.method));
+        cJSON_AddStringToObject(o, "weight_error_method",
+                                qdb_error_method_name(l->wcfg.error_method));
+        cJSON_AddBoolToObject(o, "weight_per_channel", l->wcfg.per_channel);
+        cJSON *th = cJSON_AddArrayToObject(o, "weight_thresholds");
+        for (int c = 0; c < l->n_w_qp; c++)
+            cJSON_AddItemToArray(th, num_or_null(qdb_qparams_threshold(&l->w_qp[c])));
+        cJSON_AddNumberToObject(o, "bias_correction_shift", l->bias_shift_norm);
+    } else {
+        cJSON_AddNullToObject(o, "weight_bits");
+    }
+    if (l->snc_applied) {
+        cJSON_AddNumberToObject(o, "shift_negative_shift", l->snc_shift);
+        cJSON_AddStringToObject(o, "shift_negative_layer", q->layers[l->snc_layer].name);
+    }
+    if (l->shift_of >= 0)
+        cJSON_AddStringToObject(o, "shift_of", q->layers[l->shift_of].name);
+    if (l->m.valid) {
+        cJSON_AddItemToObject(o, "sqnr_db", num_or_null(l->m.sqnr_db));
+        cJSON_AddItemToObject(o, "sqnr_own_db", num_or_null(l->m.sqnr_own_db));
+        cJSON_AddNumberToObject(o, "cosine", l->m.cosine);
+        cJSON_AddNumberToObject(o, "cosine_own", l->m.cosine_own);
+        cJSON_AddNumberToObject(o, "mse", l->m.mse);
+        cJSON_AddNumberToObject(o, "mse_own", l->m.mse_own);
+        cJSON_AddNumberToObject(o, "clipped_fraction", l->m.clipped_fraction);
+    }
+    return o;
+}
+
+static int write_report(const char *path, const char *model, const qdb_qmodel *q,
+                        const qdb_eval_result *fr, const qdb_eval_result *qr, int64_t agree)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", model);
+    cJSON_AddNumberToObject(o, "calibration_samples", (double)q->calib_samples);
+    if (fr && fr->labelled && fr->n) {
+        double fa = (double)fr->top1 / (double)fr->n, qa = (double)qr->top1 / (double)qr->n;
+        cJSON_AddNumberToObject(o, "eval_samples", (double)fr->n);
+        cJSON_AddNumberToObject(o, "float_accuracy", fa);
+        cJSON_AddNumberToObject(o, "quant_accuracy", qa);
+        cJSON_AddNumberToObject(o, "delta", qa - fa);
+        cJSON_AddNumberToObject(o, "float_top5", (double)fr->top5 / (double)fr->n);
+        cJSON_AddNumberToObject(o, "quant_top5", (double)qr->top5 / (double)qr->n);
+    }
+    if (fr && agree >= 0 && fr->n)
+        cJSON_AddNumberToObject(o, "agreement_with_float", (double)agree / (double)fr->n);
+    cJSON_AddItemToObject(o, "config", config_json(&q->cfg));
+    cJSON *p = cJSON_AddObjectToObject(o, "passes");
+    cJSON_AddNumberToObject(p, "batchnorm_folded", q->n_bn_folded);
+    cJSON_AddNumberToObject(p, "relu_rebound", q->n_relu_rebound);
+    cJSON_AddNumberToObject(p, "channels_equalized", q->n_equalized);
+    cJSON_AddNumberToObject(p, "shift_negative", q->n_snc);
+    cJSON_AddNumberToObject(p, "input_scale", q->input_scale);
+    cJSON *ls = cJSON_AddArrayToObject(o, "layers");
+    for (int i = 0; i < q->n_layers; i++)
+        cJSON_AddItemToArray(ls, layer_json(q, &q->layers[i]));
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text) {
+        cli_error("%s: out of memory", path);
+        return -1;
+    }
+    qdb_err e = {0};
+    qdb_atomic_file af;
+    int rc = -1;
+    if (qdb_atomic_open(&af, path, &e) == QDB_OK) {
+        fputs(text, af.f);
+        fputc('\n', af.f);
+        rc = qdb_atomic_commit(&af, &e) == QDB_OK ? 0 : -1;
+    }
+    if (rc)
+        cli_error("%s", e.msg);
+    free(text);
+    return rc;
+}
+
+static int parse_int(const char *flag, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi) {
+        cli_error("%s: expected a number from %ld to %ld, got '%s'", flag, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int cmd_quantize(int argc, char **argv)
+{
+    const char *model = NULL, *report = NULL;
+    long batch = 64, threads = 0, measure_n = 256;
+    int no_eval = 0;
+    data_flags df;
+    data_flags_init(&df);
+    qdb_quant_config cfg;
+    qdb_quant_config_init(&cfg);
+    qdb_err e = {0};
+    for (int i = 1; i < argc; i++) {
+        int r = data_flags_parse(&df, argc, argv, &i);
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        const char *a = argv[i];
+        if (!strcmp(a, "--set") && i + 1 < argc) {
+            if (qdb_quant_config_set_kv(&cfg, argv[++i], &e) != QDB_OK) {
+                cli_error("--set %s: %s", argv[i], e.msg);
+                return 2;
+            }
+        } else if (!strncmp(a, "--set=", 6)) {
+            if (qdb_quant_config_set_kv(&cfg, a + 6, &e) != QDB_OK) {
+                cli_error("--set %s: %s", a + 6, e.msg);
+                return 2;
+            }
+        } else if (!strcmp(a, "--report") && i + 1 < argc) {
+            report = argv[++i];
+        } else if (!strcmp(a, "--batch") && i + 1 < argc) {
+            if (parse_int(a, argv[++i], 1, 4096, &batch))
+                return 2;
+        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            if (parse_int(a, argv[++i], 1, 4096, &threads))
+                return 2;
+        } else if (!strcmp(a, "--measure-n") && i + 1 < argc) {
+            if (parse_int(a, argv[++i], 0, 1L << 30, &measure_n))
+                return 2;
+        } else if (!strcmp(a, "--no-eval")) {
+            no_eval = 1;
+        } else if (!strcmp(a, "--help-config")) {
+            print_config_help();
+            return 0;
+        } else if (a[0] != '-' && !model) {
+            model = a;
+        } else {
+            cli_error("quantize: unexpected argument '%s'\n%s" DATA_FLAGS_HELP, a, QUANTIZE_USAGE);
+            return 2;
+        }
+    }
+    if (!model) {
+        cli_error("%s", QUANTIZE_USAGE);
+        return 2;
+    }
+    if (threads)
+        qdb_kernels_set_threads((int)threads);
+    if (!df.calib_n)
+        df.calib_n = DEFAULT_CALIB_N;
+
+    int rc = 1;
+    qdb_profile prof;
+    qdb_graph *g = NULL;
+    qdb_dataset *dc = NULL, *de = NULL;
+    qdb_qmodel *q = NULL;
+    qdb_eval_result fr = {0}, qr = {0};
+    if (qdb_profile_load(model, &prof, &e) != QDB_OK) {
+        cli_error("%s", e.msg);
+        return 1;
+    }
+    const char *cspec = df.calib ? df.calib : prof.calib;
+    const char *espec = df.eval ? df.eval : prof.eval;
+    if (!cspec) {
+        cli_error("%s: no representative set: give --calib SPEC, or name one in %s", model,
+                  prof.path ? prof.path : "a profile beside the model (MODEL.qdb.json)");
+        goto out;
+    }
+    if (!espec && !no_eval) {
+        cli_error("%s: no evaluation set: give --eval SPEC (or --no-eval), or name one in %s",
+                  model, prof.path ? prof.path : "a profile beside the model (MODEL.qdb.json)");
+        goto out;
+    }
+    if (!(g = qdb_onnx_load(model, NULL, &e))) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    qdb_dataset_opts o;
+    data_flags_opts(&df, &prof, 0, &o);
+    data_flags_fit_model(g, &o);
+    if (!(dc = qdb_dataset_open(cspec, &o, &e)) || qdb_eval_check_fit(g, dc, &e) != QDB_OK) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    if (!no_eval) {
+        data_flags_opts(&df, &prof, 1, &o);
+        data_flags_fit_model(g, &o);
+        if (!(de = qdb_dataset_open(espec, &o, &e)) || qdb_eval_check_fit(g, de, &e) != QDB_OK) {
+            cli_error("%s", e.msg);
+            goto out;
+        }
+    }
+    if (!(q = qdb_qmodel_new(g, &cfg, &e))) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    cli_progress_fn pf = cli_progress_if_tty();
+    qdb_run_opts ro = {.batch = (int)batch, .progress = pf, .user = "calibrating"};
+    if (qdb_qmodel_calibrate(q, dc, &ro, &e) != QDB_OK || qdb_qmodel_quantize(q, &e) != QDB_OK) {
+        cli_error("%s: %s", model, e.msg);
+        goto out;
+    }
+    ro.user = "measuring";
+    if (qdb_dataset_rewind(dc, &e) != QDB_OK ||
+        qdb_qmodel_measure(q, dc, measure_n, &ro, &e) != QDB_OK) {
+        cli_error("%s: %s", model, e.msg);
+        goto out;
+    }
+    printf("model      %s\n", model);
+    printf("calib      %s (%lld samples, seed %llu)\n", cspec, (long long)q->calib_samples,
+           (unsigned long long)df.seed);
+    printf("config     activations %s %s %d bits, weights %s %s %d bits %s\n",
+           qdb_quant_method_name(cfg.activation_quantization_method),
+           qdb_error_method_name(cfg.activation_error_method), cfg.activation_n_bits,
+           qdb_quant_method_name(cfg.weights_quantization_method),
+           qdb_error_method_name(cfg.weights_error_method), cfg.weights_n_bits,
+           cfg.weights_per_channel_threshold ? "per channel" : "per tensor");
+    printf("passes     BatchNorm folded %d, ReLU bound to 2^k %d, channels equalized %d, "
+           "shift-negative %d, input scale %.4g\n",
+           q->n_bn_folded, q->n_relu_rebound, q->n_equalized, q->n_snc, q->input_scale);
+    int64_t agree = -1;
+    if (!no_eval) {
+        qdb_eval_opts eo = {.batch = (int)batch, .progress = pf, .user = "float"};
+        if (qdb_eval_run(g, de, &eo, &fr, &e) != QDB_OK || qdb_dataset_rewind(de, &e) != QDB_OK) {
+            cli_error("%s", e.msg);
+            goto out;
+        }
+        eo.user = "quantized";
+        qdb_qmodel_eval_opts(q, &eo);
+        if (qdb_eval_run(q->gq, de, &eo, &qr, &e) != QDB_OK) {
+            cli_error("%s", e.msg);
+            goto out;
+        }
+        agree = 0;
+        for (int64_t i = 0; i < fr.n && i < qr.n; i++)
+            agree += fr.pred[i] == qr.pred[i];
+        printf("eval       %s (%lld samples)\n", espec, (long long)fr.n);
+        if (fr.labelled && fr.n) {
+            double fa = 100.0 * (double)fr.top1 / (double)fr.n;
+            double qa = 100.0 * (double)qr.top1 / (double)qr.n;
+            printf("float      %.2f %%\n", fa);
+            printf("quantized  %.2f %%   delta %+.2f points\n", qa, qa - fa);
+        }
+        printf("agreement  %.2f %% of predictions equal the float model's\n",
+               fr.n ? 100.0 * (double)agree / (double)fr.n : 0.0);
+    }
+    print_table(q);
+    if (report && write_report(report, model, q, no_eval ? NULL : &fr, &qr, agree))
+        goto out;
+    rc = 0;
+out:
+    qdb_eval_result_free(&fr);
+    qdb_eval_result_free(&qr);
+    qdb_qmodel_free(q);
+    qdb_dataset_free(dc);
+    qdb_dataset_free(de);
+    qdb_graph_free(g);
+    qdb_profile_free(&prof);
+    return rc;
+}

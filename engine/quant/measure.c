@@ -1,0 +1,191 @@
+/* measure.c - per-layer error figures of the simulated network against the
+ * float network on the same samples, at every layer's output:
+ *   accumulated: the whole quantized network up to the layer (a run of the
+ *                quantized graph), with the fraction of values clipped;
+ *   own:         the layer alone (a run of the quantized graph in which
+ *                every layer's output is replaced by the float value once
+ *                its figures are taken, so each layer sees float inputs).
+ * SQNR = 10 log10(sum x^2 / sum (x - y)^2), cosine similarity, MSE.
+ * One float run per batch keeps every layer's float output; the batch is
+ * sized so that these copies stay within QDB_MEASURE_BUDGET bytes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor.h"
+#include "quant_internal.h"
+
+#define QDB_MEASURE_BUDGET ((size_t)256 << 20)
+
+typedef struct acc {
+    double xx, yy, xy, dd;
+    double n, clipped;
+} acc;
+
+typedef struct mctx {
+    qdb_qmodel *q;
+    qdb_tensor **ref;     /* per layer: float output of this batch */
+    acc *a_acc, *a_own;
+    int mode;             /* 0 float (record), 1 accumulated, 2 own */
+    int failed;
+} mctx;
+
+static void compare(acc *a, const float *x, const float *y, size_t n, float unscale)
+{
+    double xx = 0, yy = 0, xy = 0, dd = 0;
+    for (size_t i = 0; i < n; i++) {
+        double xv = x[i], yv = (double)y[i] * unscale;
+        xx += xv * xv;
+        yy += yv * yv;
+        xy += xv * yv;
+        dd += (xv - yv) * (xv - yv);
+    }
+    a->xx += xx;
+    a->yy += yy;
+    a->xy += xy;
+    a->dd += dd;
+    a->n += (double)n;
+}
+
+static int hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t)
+{
+    mctx *c = user;
+    qdb_qmodel *q = c->q;
+    int v = node < 0 ? g->inputs[slot] : g->nodes[node].out[slot];
+    if (v >= q->n_map || t->dtype != QDB_F32)
+        return 0;
+    int L = q->layer_of_value[v];
+    if (L < 0)
+        return 0;
+    qdb_qlayer *l = &q->layers[L];
+    if (c->mode == 0) {
+        qdb_tensor_free(c->ref[L]);
+        c->ref[L] = qdb_tensor_clone(t, NULL);
+        if (!c->ref[L]) {
+            c->failed = 1;
+            return 1;
+        }
+        return 0;
+    }
+    const qdb_tensor *r = c->ref[L];
+    if (!r || r->numel != t->numel)
+        return 0;
+    size_t clipped = 0;
+    float pre = (float)l->act_prescale;
+    if (l->act_active) {
+        if (pre != 1.0f)
+            for (size_t i = 0; i < t->numel; i++)
+                t->data.f[i] *= pre;
+        clipped = qdb_quantize_inplace(&l->act_grid, t->data.f, t->numel);
+    } else {
+        pre = 1.0f;
+    }
+    acc *a = c->mode == 1 ? &c->a_acc[L] : &c->a_own[L];
+    compare(a, r->data.f, t->data.f, t->numel, 1.0f / pre);
+    a->clipped += (double)clipped;
+    if (c->mode == 2) {
+        /* the next layers see the float value (scaled as the graph expects) */
+        for (size_t i = 0; i < t->numel; i++)
+            t->data.f[i] = r->data.f[i] * pre;
+    }
+    return 0;
+}
+
+static void finish(const acc *a, double *sqnr, double *cosine, double *mse)
+{
+    *sqnr = a->dd > 0 ? 10.0 * log10(a->xx / a->dd) : INFINITY;
+    if (a->xx == 0 && a->dd > 0)
+        *sqnr = -INFINITY;
+    *cosine = a->xx > 0 && a->yy > 0 ? a->xy / sqrt(a->xx * a->yy) : (a->dd == 0 ? 1.0 : 0.0);
+    *mse = a->n > 0 ? a->dd / a->n : 0;
+}
+
+qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qdb_run_opts *o,
+                              qdb_err *e)
+{
+    if (!q->quantized)
+        return qdb_err_set(e, QDB_ERR_INVALID, "the model is not quantized yet");
+    qdb_status st = qdb_eval_check_fit(q->g, d, e);
+    if (st != QDB_OK)
+        return st;
+    mctx c = {.q = q};
+    qdb_exec *xf = NULL, *xq = NULL;
+    c.ref = calloc((size_t)q->n_layers, sizeof *c.ref);
+    c.a_acc = calloc((size_t)q->n_layers, sizeof *c.a_acc);
+    c.a_own = calloc((size_t)q->n_layers, sizeof *c.a_own);
+    if (!c.ref || !c.a_acc || !c.a_own) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* batch size from the bytes of one sample's layer outputs */
+    size_t per = 0;
+    for (int i = 0; i < q->n_layers; i++) {
+        const qdb_value *v = &q->g->values[q->layers[i].out_value];
+        size_t k = 1;
+        for (int dd = 0; dd < v->shape.ndim; dd++)
+            k *= v->shape.d[dd] > 0 ? (size_t)v->shape.d[dd] : 1;
+        per += k * sizeof(float);
+    }
+    int batch = o && o->batch > 0 ? o->batch : 64;
+    if (per && (size_t)batch * per > QDB_MEASURE_BUDGET)
+        batch = (int)(QDB_MEASURE_BUDGET / per) > 0 ? (int)(QDB_MEASURE_BUDGET / per) : 1;
+    xf = qdb_exec_new(q->g, e);
+    xq = xf ? qdb_exec_new(q->gq, e) : NULL;
+    if (!xq) {
+        st = e->code;
+        goto done;
+    }
+    qdb_exec_set_hook(xf, hook, &c);
+    qdb_exec_hook_inputs(xf, 1);
+    qdb_exec_set_hook(xq, hook, &c);
+    qdb_exec_hook_inputs(xq, 1);
+    int64_t total = qdb_dataset_count(d), done = 0;
+    if (n > 0 && n < total)
+        total = n;
+    while (done < total) {
+        qdb_tensor *images = NULL, *out = NULL;
+        int want = (int)(total - done < batch ? total - done : batch);
+        if ((st = qdb_dataset_next_batch(d, want, &images, NULL, e)) != QDB_OK)
+            goto done;
+        if (!images)
+            break;
+        for (int mode = 0; mode < 3 && st == QDB_OK; mode++) {
+            c.mode = mode;
+            st = qdb_exec_run(mode ? xq : xf, (const qdb_tensor *const *)&images, &out, e);
+            qdb_tensor_free(out);
+            out = NULL;
+            if (c.failed)
+                st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory measuring layers");
+        }
+        done += images->shape.d[0];
+        qdb_tensor_free(images);
+        if (st != QDB_OK)
+            goto done;
+        if (o && o->progress && o->progress(o->user, done, total)) {
+            st = qdb_err_set(e, QDB_ERR_CANCELLED, "measurement cancelled after %lld samples",
+                             (long long)done);
+            goto done;
+        }
+    }
+    for (int i = 0; i < q->n_layers; i++) {
+        qdb_layer_metrics *m = &q->layers[i].m;
+        memset(m, 0, sizeof *m);
+        if (c.a_acc[i].n == 0)
+            continue;
+        finish(&c.a_acc[i], &m->sqnr_db, &m->cosine, &m->mse);
+        finish(&c.a_own[i], &m->sqnr_own_db, &m->cosine_own, &m->mse_own);
+        m->clipped_fraction = c.a_acc[i].clipped / c.a_acc[i].n;
+        m->values = (int64_t)c.a_acc[i].n;
+        m->valid = 1;
+    }
+done:
+    if (c.ref)
+        for (int i = 0; i < q->n_layers; i++)
+            qdb_tensor_free(c.ref[i]);
+    free(c.ref);
+    free(c.a_acc);
+    free(c.a_own);
+    qdb_exec_free(xf);
+    qdb_exec_free(xq);
+    return st;
+}

@@ -1,0 +1,357 @@
+/* qmodel.c - the quantization pipeline over a qdb_qmodel: building it
+ * (copy, BatchNorm folding, rescalings, layers), choosing every layer's
+ * activation parameters (the configured error method and, for display,
+ * what each of the six would choose), shift-negative correction, weight
+ * quantization with bias correction, input scaling, and the executor hook
+ * that fake-quantizes activations in the simulated network. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor.h"
+#include "quant_internal.h"
+#include "threshold.h"
+
+qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e);
+
+double qdb_qparams_threshold(const qdb_qparams *p)
+{
+    if (p->method == QDB_QM_UNIFORM)
+        return fmax(fabs(p->min), fabs(p->max));
+    return p->threshold;
+}
+
+void qdb_qmodel_free(qdb_qmodel *q)
+{
+    if (!q)
+        return;
+    for (int i = 0; i < q->n_layers; i++)
+        qdb_qlayer_clear(&q->layers[i]);
+    free(q->layers);
+    free(q->layer_of_value);
+    qdb_graph_free(q->g0);
+    qdb_graph_free(q->g);
+    qdb_graph_free(q->gq);
+    free(q);
+}
+
+qdb_qmodel *qdb_qmodel_new(const qdb_graph *src, const qdb_quant_config *c, qdb_err *e)
+{
+    if (qdb_quant_config_check(c, e) != QDB_OK)
+        return NULL;
+    qdb_qmodel *q = calloc(1, sizeof *q);
+    if (!q) {
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    q->cfg = *c;
+    q->input_scale = 1.0;
+    q->g0 = qdb_graph_clone(src, e);
+    if (!q->g0)
+        goto fail;
+    if (qdb_fold_batchnorm(q->g0, c->activation_channel_equalization, &q->n_bn_folded,
+                           &q->n_equalized, e) != QDB_OK)
+        goto fail;
+    if (c->relu_unbound_correction &&
+        qdb_relu_bound_to_pow2(q->g0, &q->n_relu_rebound, e) != QDB_OK)
+        goto fail;
+    if (qdb_form_layers(q, e) != QDB_OK || qdb_qmodel_map_values(q, e) != QDB_OK)
+        goto fail;
+    return q;
+fail:
+    qdb_err_prefix(e, "%s: ", src->path);
+    qdb_qmodel_free(q);
+    return NULL;
+}
+
+/* Parameters of one activation with error method `em` (or the layer's own
+ * when em < 0). */
+static qdb_status act_params(const qdb_qlayer *l, const qdb_histogram *h, int is_signed, int n_bits,
+                             int em, qdb_qparams *out, qdb_err *e)
+{
+    const qdb_act_config *a = &l->act;
+    memset(out, 0, sizeof *out);
+    out->method = a->method;
+    out->n_bits = n_bits;
+    out->is_signed = is_signed;
+    if (a->fixed_threshold > 0) {
+        out->threshold = a->fixed_threshold;
+        out->min = is_signed ? -a->fixed_threshold : 0;
+        out->max = a->fixed_threshold;
+        return QDB_OK;
+    }
+    if (l->range != QDB_RANGE_FREE) {
+        /* known range: no clipping of (0, 1) or (-1, 1) */
+        out->threshold = 1.0;
+        out->min = l->range == QDB_RANGE_SYM_UNIT ? -1.0 : 0.0;
+        out->max = 1.0;
+        if (a->method == QDB_QM_SYMMETRIC && is_signed) {
+            /* make the positive end representable */
+            double f = ldexp(1.0, n_bits - 1);
+            out->threshold = f / (f - 1);
+        }
+        return QDB_OK;
+    }
+    qdb_search_opts so = {.method = a->method,
+                          .error_method = em < 0 ? a->error_method : (qdb_error_method)em,
+                          .n_bits = n_bits,
+                          .is_signed = is_signed,
+                          .min_threshold = a->min_threshold,
+                          .l_p_value = a->l_p_value};
+    return qdb_select_act(h, &so, out, e);
+}
+
+/* Choose layer L's activation parameters (and every method's threshold). */
+static qdb_status select_layer(qdb_qmodel *q, int L, qdb_err *e)
+{
+    qdb_qlayer *l = &q->layers[L];
+    l->act_active = 0;
+    for (int m = 0; m < QDB_EM_COUNT; m++)
+        l->thr_by_method[m] = NAN;
+    if (!l->act.enabled || !l->hist)
+        return QDB_OK;
+    qdb_histogram *h = qdb_histogram_zfilter(l->hist, l->act.z_threshold, e);
+    if (!h)
+        return e->code;
+    int is_signed;
+    if (l->act.signedness != QDB_SIGN_AUTO)
+        is_signed = l->act.signedness == QDB_SIGN_SIGNED;
+    else if (l->range == QDB_RANGE_SYM_UNIT)
+        is_signed = 1;
+    else if (l->range == QDB_RANGE_UNIT)
+        is_signed = l->hist->min < 0;
+    else
+        is_signed = qdb_histogram_has_negative(h);
+    int bits = l->snc_applied ? 16 : l->act.n_bits;
+    qdb_status st = QDB_OK;
+    qdb_qparams qp;
+    for (int m = 0; m < QDB_EM_COUNT && st == QDB_OK; m++) {
+        st = act_params(l, h, is_signed, bits, m, &qp, e);
+        if (st == QDB_OK)
+            l->thr_by_method[m] = qdb_qparams_threshold(&qp);
+    }
+    if (st == QDB_OK)
+        st = act_params(l, h, is_signed, bits, -1, &l->act_qp, e);
+    qdb_histogram_free(h);
+    if (st != QDB_OK) {
+        qdb_err_prefix(e, "layer '%s': ", l->name);
+        return st;
+    }
+    l->act_signed = is_signed;
+    l->act_grid = qdb_qgrid_make(&l->act_qp);
+    l->act_active = 1;
+    return QDB_OK;
+}
+
+/* Input scaling: the model input uses its whole range (see the README). */
+static qdb_status input_scaling(qdb_qmodel *q, qdb_err *e)
+{
+    q->input_scale = 1.0;
+    if (!q->cfg.input_scaling)
+        return QDB_OK;
+    qdb_uses u;
+    qdb_status st = qdb_uses_build(q->gq, &u, e);
+    if (st != QDB_OK)
+        return st;
+    for (int L = 0; L < q->n_layers; L++) {
+        qdb_qlayer *l = &q->layers[L];
+        if (!l->is_input || !l->act_active || l->act.method == QDB_QM_UNIFORM)
+            continue;
+        double m = qdb_histogram_max_abs(l->hist), t = l->act_qp.threshold;
+        if (!(m > 0) || t <= m)
+            continue;
+        int v = l->out_value;
+        int n = qdb_sole_consumer(q->gq, &u, v);
+        if (n >= 0 && !strcmp(q->gq->nodes[n].op_type, "Pad")) {
+            v = q->gq->nodes[n].out[0];
+            n = qdb_sole_consumer(q->gq, &u, v);
+        }
+        if (n < 0)
+            continue;
+        qdb_qlayer *c = NULL;
+        for (int i = 0; i < q->n_layers; i++)
+            if (q->layers[i].w_value >= 0 && q->gq->values[q->layers[i].anchor_value].producer == n)
+                c = &q->layers[i];
+        if (!c || q->gq->nodes[n].in[0] != v)
+            continue;
+        double s = m / t;
+        int wv = qdb_own_constant(q->gq, n, 1, e);
+        if (wv < 0) {
+            st = e->code;
+            break;
+        }
+        if (wv != c->w_value)
+            continue; /* a kernel shared with other layers: left alone */
+        qdb_tensor *w = q->gq->values[wv].constant;
+        for (size_t k = 0; k < w->numel; k++)
+            w->data.f[k] = (float)(w->data.f[k] * s);
+        l->act_prescale = 1.0 / s;
+        q->input_scale = 1.0 / s;
+    }
+    qdb_uses_free(&u);
+    return st;
+}
+
+/* Drop the layers that corrections added (shift-negative), keeping the
+ * others in order. */
+static void drop_added_layers(qdb_qmodel *q)
+{
+    int w = 0;
+    for (int i = 0; i < q->n_layers; i++) {
+        if (q->layers[i].shift_of >= 0) {
+            qdb_qlayer_clear(&q->layers[i]);
+            continue;
+        }
+        q->layers[w++] = q->layers[i];
+    }
+    q->n_layers = q->n_base_layers = w;
+}
+
+/* Put every added layer right after the layer it belongs to (the table's
+ * order is the network's), renumbering the cross references. */
+static qdb_status order_layers(qdb_qmodel *q, qdb_err *e)
+{
+    int n = q->n_layers;
+    int *order = malloc((size_t)n * sizeof *order), *pos = malloc((size_t)n * sizeof *pos);
+    qdb_qlayer *nl = malloc((size_t)n * sizeof *nl);
+    if (!order || !pos || !nl) {
+        free(order);
+        free(pos);
+        free(nl);
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (q->layers[i].shift_of >= 0)
+            continue;
+        order[k++] = i;
+        if (q->layers[i].snc_layer >= 0)
+            order[k++] = q->layers[i].snc_layer;
+    }
+    for (int i = 0; i < n; i++) {
+        nl[i] = q->layers[order[i]];
+        pos[order[i]] = i;
+    }
+    for (int i = 0; i < n; i++) {
+        if (nl[i].shift_of >= 0)
+            nl[i].shift_of = pos[nl[i].shift_of];
+        if (nl[i].snc_layer >= 0)
+            nl[i].snc_layer = pos[nl[i].snc_layer];
+    }
+    memcpy(q->layers, nl, (size_t)n * sizeof *nl);
+    free(order);
+    free(pos);
+    free(nl);
+    return QDB_OK;
+}
+
+void qdb_qmodel_reset(qdb_qmodel *q)
+{
+    drop_added_layers(q);
+    qdb_graph_free(q->g);
+    qdb_graph_free(q->gq);
+    q->g = q->gq = NULL;
+    q->quantized = 0;
+}
+
+static int base_bias_value(const qdb_graph *g, const qdb_qlayer *l)
+{
+    int n = g->values[l->anchor_value].producer;
+    if (n < 0 || g->nodes[n].n_in < 3)
+        return -1;
+    return g->nodes[n].in[2];
+}
+
+qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
+{
+    if (!q->calibrated)
+        return qdb_err_set(e, QDB_ERR_INVALID, "the model is not calibrated yet");
+    qdb_status st;
+    /* start again from the calibrated graph */
+    drop_added_layers(q);
+    qdb_graph_free(q->g);
+    qdb_graph_free(q->gq);
+    q->g = q->gq = NULL;
+    q->quantized = 0;
+    for (int i = 0; i < q->n_layers; i++) {
+        qdb_qlayer *l = &q->layers[i];
+        l->snc_applied = 0;
+        l->snc_shift = 0;
+        l->snc_layer = -1;
+        l->in_shift = 0;
+        l->act_prescale = 1.0;
+        if (l->w_value >= 0)
+            l->b_value = base_bias_value(q->g0, l);
+    }
+    for (int i = 0; i < q->n_layers; i++)
+        if ((st = select_layer(q, i, e)) != QDB_OK)
+            return st;
+    q->g = qdb_graph_clone(q->g0, e);
+    if (!q->g)
+        return e->code;
+    if ((st = qdb_shift_negative(q, e)) != QDB_OK || (st = order_layers(q, e)) != QDB_OK)
+        return st;
+    for (int i = 0; i < q->n_layers; i++) {
+        qdb_qlayer *l = &q->layers[i];
+        if (l->snc_applied) {
+            if ((st = select_layer(q, i, e)) != QDB_OK)
+                return st;
+        } else if (l->shift_of >= 0) {
+            double hint = l->act_qp.threshold;
+            if ((st = select_layer(q, i, e)) != QDB_OK)
+                return st;
+            if (!q->cfg.shift_negative_threshold_recalculation && l->act_active &&
+                !(l->act.fixed_threshold > 0)) {
+                /* MCT keeps the activation's threshold for the shifted tensor */
+                l->act_qp.threshold = hint;
+                l->act_qp.is_signed = 0;
+                l->act_grid = qdb_qgrid_make(&l->act_qp);
+            }
+        }
+    }
+    /* per-layer bias values may differ in g after shift-negative */
+    for (int i = 0; i < q->n_layers; i++)
+        if (q->layers[i].w_value >= 0)
+            q->layers[i].b_value = base_bias_value(q->g, &q->layers[i]);
+    q->gq = qdb_graph_clone(q->g, e);
+    if (!q->gq)
+        return e->code;
+    if ((st = input_scaling(q, e)) != QDB_OK)
+        return st;
+    for (int i = 0; i < q->n_layers; i++)
+        if ((st = qdb_quantize_layer_weights(q, &q->layers[i], e)) != QDB_OK)
+            return st;
+    if ((st = qdb_qmodel_map_values(q, e)) != QDB_OK)
+        return st;
+    q->quantized = 1;
+    return QDB_OK;
+}
+
+/* ---- fake quantization in the executor ---- */
+
+static int fq_hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t)
+{
+    const qdb_qmodel *q = user;
+    int v = node < 0 ? g->inputs[slot] : g->nodes[node].out[slot];
+    if (v >= q->n_map || t->dtype != QDB_F32)
+        return 0;
+    int L = q->layer_of_value[v];
+    if (L < 0 || !q->layers[L].act_active)
+        return 0;
+    const qdb_qlayer *l = &q->layers[L];
+    if (l->act_prescale != 1.0) {
+        float s = (float)l->act_prescale;
+        for (size_t i = 0; i < t->numel; i++)
+            t->data.f[i] *= s;
+    }
+    qdb_quantize_inplace(&l->act_grid, t->data.f, t->numel);
+    return 0;
+}
+
+void qdb_qmodel_eval_opts(qdb_qmodel *q, qdb_eval_opts *o)
+{
+    o->hook = fq_hook;
+    o->hook_user = q;
+    o->hook_inputs = 1;
+}
