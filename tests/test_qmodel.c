@@ -1,0 +1,493 @@
+/* test_qmodel.c - the quantization pipeline on small hand-built models:
+ * the graph rewrites keep the float function (BatchNorm folding with
+ * channel equalization, ReLU bound to a power of two, shift-negative
+ * correction with its padding), bias correction reduces the output shift
+ * that weight quantization causes, fused groups form as MCT forms them,
+ * and the simulated network's output equals a quantization worked out by
+ * hand. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor.h"
+#include "model_builder.h"
+#include "npy.h"
+#include "onnx_import.h"
+#include "qmodel.h"
+#include "tmpdir.h"
+
+#define dir tmpdir_path()
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+static float nrand(void)
+{
+    double u = urand() + 1e-12, v = urand();
+    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+}
+static void fill(float *p, size_t n, float scale, float offset)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = nrand() * scale + offset;
+}
+
+static qdb_graph *load(mb *m)
+{
+    size_t len;
+    uint8_t *buf = mb_pack(m, &len);
+    mb_free(m);
+    qdb_err e = {0};
+    qdb_graph *g = qdb_onnx_load_buffer(buf, len, "test.onnx", NULL, &e);
+    free(buf);
+    if (!g)
+        fail_msg("%s", e.msg);
+    return g;
+}
+
+static qdb_tensor *run(const qdb_graph *g, const qdb_tensor *x)
+{
+    qdb_err e = {0};
+    qdb_exec *ex = qdb_exec_new(g, &e);
+    assert_non_null(ex);
+    qdb_tensor *out = NULL;
+    if (qdb_exec_run(ex, (const qdb_tensor *const *)&x, &out, &e) != QDB_OK)
+        fail_msg("%s", e.msg);
+    qdb_exec_free(ex);
+    return out;
+}
+
+/* max |a - b| / max |a| */
+static double rel_diff(const qdb_tensor *a, const qdb_tensor *b)
+{
+    assert_int_equal(a->numel, b->numel);
+    double m = 0, d = 0;
+    for (size_t i = 0; i < a->numel; i++) {
+        m = fmax(m, fabs(a->data.f[i]));
+        d = fmax(d, fabs((double)a->data.f[i] - b->data.f[i]));
+    }
+    return m > 0 ? d / m : d;
+}
+
+static qdb_tensor *random_input(int64_t n, int64_t c, int64_t h, int64_t w, float scale, float off)
+{
+    int64_t d[4] = {n, c, h, w};
+    qdb_tensor *x = qdb_tensor_new_dims(QDB_F32, 4, d, NULL);
+    fill(x->data.f, x->numel, scale, off);
+    return x;
+}
+
+static qdb_dataset *dataset_of(const char *name, const qdb_tensor *x)
+{
+    char path[300], spec[320];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    qdb_err e = {0};
+    assert_int_equal(qdb_npy_write(path, x, &e), QDB_OK);
+    snprintf(spec, sizeof spec, "npy:%s", path);
+    qdb_dataset *d = qdb_dataset_open(spec, NULL, &e);
+    if (!d)
+        fail_msg("%s", e.msg);
+    return d;
+}
+
+static int count_ops(const qdb_graph *g, const char *op)
+{
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        k += !strcmp(g->nodes[i].op_type, op);
+    return k;
+}
+
+/* Conv(3->4, 3x3, pad 1) -> BN -> Relu -> Conv(4->5, 3x3 pad 1) */
+static qdb_graph *conv_bn_model(void)
+{
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, 3, 6, 6};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    float w1[4 * 3 * 9], b1[4], w2[5 * 4 * 9], sc[4], bb[4], mu[4], var[4];
+    fill(w1, 108, 0.4f, 0);
+    fill(b1, 4, 0.2f, 0);
+    fill(w2, 180, 0.3f, 0);
+    for (int k = 0; k < 4; k++) {
+        sc[k] = 2.5f + (float)k; /* std of the ReLU above 1: equalization scales */
+        bb[k] = 0.3f * (float)k - 0.2f;
+        mu[k] = 0.1f * (float)k;
+        var[k] = 0.5f + 0.25f * (float)k;
+    }
+    int64_t dw1[4] = {4, 3, 3, 3}, dc[1] = {4}, dw2[4] = {5, 4, 3, 3};
+    mb_init_f(m, "w1", 4, dw1, w1);
+    mb_init_f(m, "b1", 1, dc, b1);
+    mb_init_f(m, "w2", 4, dw2, w2);
+    mb_init_f(m, "sc", 1, dc, sc);
+    mb_init_f(m, "bb", 1, dc, bb);
+    mb_init_f(m, "mu", 1, dc, mu);
+    mb_init_f(m, "var", 1, dc, var);
+    int64_t pads[4] = {1, 1, 1, 1};
+    mb_node(m, "Conv", "conv1", "x,w1,b1", "c1");
+    mb_attr_ints(m, "pads", 4, pads);
+    mb_node(m, "BatchNormalization", "bn1", "c1,sc,bb,mu,var", "n1");
+    mb_node(m, "Relu", "relu1", "n1", "r1");
+    mb_node(m, "Conv", "conv2", "r1,w2", "y");
+    mb_attr_ints(m, "pads", 4, pads);
+    mb_output(m, "y");
+    return load(m);
+}
+
+static void test_bn_fold_and_equalization_keep_the_function(void **state)
+{
+    (void)state;
+    qdb_graph *g = conv_bn_model();
+    qdb_err e = {0};
+    for (int eq = 0; eq < 2; eq++) {
+        qdb_quant_config c;
+        qdb_quant_config_init(&c);
+        c.activation_channel_equalization = eq;
+        qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+        if (!q)
+            fail_msg("%s", e.msg);
+        assert_int_equal(q->n_bn_folded, 1);
+        assert_int_equal(q->n_equalized, eq);
+        assert_int_equal(count_ops(q->g0, "BatchNormalization"), 0);
+        assert_int_equal(count_ops(g, "BatchNormalization"), 1); /* the source is untouched */
+        qdb_tensor *x = random_input(3, 3, 6, 6, 1.0f, 0.0f);
+        qdb_tensor *a = run(g, x), *b = run(q->g0, x);
+        assert_true(rel_diff(a, b) < 1e-5);
+        /* one layer per fused group: input, Conv+Relu (BN folded), Conv */
+        assert_int_equal(q->n_layers, 3);
+        assert_string_equal(q->layers[1].op, "Conv+Relu");
+        assert_string_equal(q->layers[2].op, "Conv");
+        qdb_tensor_free(x);
+        qdb_tensor_free(a);
+        qdb_tensor_free(b);
+        qdb_qmodel_free(q);
+    }
+    qdb_graph_free(g);
+}
+
+static void test_relu_bound_keeps_the_function(void **state)
+{
+    (void)state;
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, 2, 5, 5};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    float w1[3 * 2], b1[3], w2[2 * 3], lo = 0, hi = 6;
+    fill(w1, 6, 3.0f, 0);
+    fill(b1, 3, 1.0f, 1.0f);
+    fill(w2, 6, 0.5f, 0);
+    int64_t dw1[4] = {3, 2, 1, 1}, dc[1] = {3}, dw2[4] = {2, 3, 1, 1};
+    mb_init_f(m, "w1", 4, dw1, w1);
+    mb_init_f(m, "b1", 1, dc, b1);
+    mb_init_f(m, "w2", 4, dw2, w2);
+    mb_init_f(m, "lo", 0, NULL, &lo);
+    mb_init_f(m, "hi", 0, NULL, &hi);
+    mb_node(m, "Conv", "conv1", "x,w1,b1", "c1");
+    mb_node(m, "Clip", "relu6", "c1,lo,hi", "r1");
+    mb_node(m, "Conv", "conv2", "r1,w2", "y");
+    mb_output(m, "y");
+    qdb_graph *g = load(m);
+    qdb_quant_config c;
+    qdb_quant_config_init(&c);
+    c.relu_unbound_correction = 1;
+    qdb_err e = {0};
+    qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+    if (!q)
+        fail_msg("%s", e.msg);
+    assert_int_equal(q->n_relu_rebound, 1);
+    /* the bound is now 8 */
+    int clip = -1;
+    for (int i = 0; i < q->g0->n_nodes; i++)
+        if (!strcmp(q->g0->nodes[i].op_type, "Clip"))
+            clip = i;
+    assert_true(clip >= 0);
+    assert_float_equal(q->g0->values[q->g0->nodes[clip].in[2]].constant->data.f[0], 8.0f, 0);
+    qdb_tensor *x = random_input(4, 2, 5, 5, 2.0f, 0.5f);
+    qdb_tensor *a = run(g, x), *b = run(q->g0, x);
+    assert_true(rel_diff(a, b) < 1e-5);
+    qdb_tensor_free(x);
+    qdb_tensor_free(a);
+    qdb_tensor_free(b);
+    qdb_qmodel_free(q);
+    qdb_graph_free(g);
+}
+
+/* Conv(2->4, 1x1) -> PRelu(0.02) -> [Pad 1] -> Conv(4->3, 3x3, pads p) */
+static qdb_graph *prelu_model(int explicit_pad)
+{
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, 2, 6, 6};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    float w1[8], b1[4], slope[4], w2[3 * 4 * 9], b2[3];
+    fill(w1, 8, 1.0f, 0);
+    fill(b1, 4, 0.5f, 0.5f);
+    for (int k = 0; k < 4; k++)
+        slope[k] = 0.02f;
+    fill(w2, 108, 0.3f, 0.05f);
+    fill(b2, 3, 0.1f, 0);
+    int64_t dw1[4] = {4, 2, 1, 1}, d4[1] = {4}, ds[3] = {4, 1, 1}, dw2[4] = {3, 4, 3, 3},
+            d3[1] = {3};
+    mb_init_f(m, "w1", 4, dw1, w1);
+    mb_init_f(m, "b1", 1, d4, b1);
+    mb_init_f(m, "slope", 3, ds, slope);
+    mb_init_f(m, "w2", 4, dw2, w2);
+    mb_init_f(m, "b2", 1, d3, b2);
+    mb_node(m, "Conv", "conv1", "x,w1,b1", "c1");
+    mb_node(m, "PRelu", "prelu", "c1,slope", "p1");
+    int64_t pads[4] = {1, 1, 1, 1};
+    if (explicit_pad) {
+        int64_t pp[8] = {0, 0, 1, 1, 0, 0, 1, 1}, dp[1] = {8};
+        mb_init_i(m, "pp", 1, dp, pp);
+        mb_node(m, "Pad", "pad", "p1,pp", "q1");
+        mb_node(m, "Conv", "conv2", "q1,w2,b2", "y");
+    } else {
+        mb_node(m, "Conv", "conv2", "p1,w2,b2", "y");
+        mb_attr_ints(m, "pads", 4, pads);
+    }
+    mb_output(m, "y");
+    return load(m);
+}
+
+static void test_shift_negative_keeps_the_function(void **state)
+{
+    (void)state;
+    for (int explicit_pad = 0; explicit_pad < 2; explicit_pad++) {
+        qdb_graph *g = prelu_model(explicit_pad);
+        qdb_err e = {0};
+        qdb_quant_config c;
+        qdb_quant_config_init(&c);
+        qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+        if (!q)
+            fail_msg("%s", e.msg);
+        qdb_tensor *x = random_input(64, 2, 6, 6, 1.0f, 0.0f);
+        qdb_dataset *d = dataset_of("prelu.npy", x);
+        if (qdb_qmodel_calibrate(q, d, NULL, &e) != QDB_OK || qdb_qmodel_quantize(q, &e) != QDB_OK)
+            fail_msg("%s", e.msg);
+        assert_int_equal(q->n_snc, 1);
+        int L = qdb_qmodel_find_layer(q, "conv1");
+        assert_true(L >= 0);
+        const qdb_qlayer *l = &q->layers[L];
+        assert_string_equal(l->op, "Conv+PRelu");
+        assert_true(l->snc_applied);
+        assert_int_equal(l->act_qp.n_bits, 16); /* the unshifted output moves to 16 bits */
+        const qdb_qlayer *s = &q->layers[l->snc_layer];
+        assert_int_equal(s->shift_of, L);
+        assert_int_equal(l->snc_layer, L + 1); /* listed right after its layer */
+        assert_false(s->act_signed);
+        assert_int_equal(s->act_qp.n_bits, 8);
+        /* the shift: smallest grid point s of [0, t) with s + min >= 0 */
+        double t = l->thr_by_method[QDB_EM_MSE] > 0 ? s->act_qp.threshold : 0;
+        double step = t / 256.0, mn = qdb_histogram_nz_min(l->hist);
+        assert_true(l->snc_shift + mn >= 0);
+        assert_true(l->snc_shift - step + mn < 0);
+        assert_float_equal(fmod(l->snc_shift, step), 0.0, 1e-12);
+        /* the float graph with the shift computes the same function */
+        qdb_tensor *a = run(g, x), *b = run(q->g, x);
+        assert_true(rel_diff(a, b) < 1e-5);
+        assert_int_equal(count_ops(q->g, "Pad"), 1);
+        qdb_tensor_free(a);
+        qdb_tensor_free(b);
+        /* quantizing again from the same statistics gives the same result */
+        double shift = l->snc_shift;
+        assert_int_equal(qdb_qmodel_quantize(q, &e), QDB_OK);
+        assert_int_equal(q->n_snc, 1);
+        assert_float_equal(q->layers[qdb_qmodel_find_layer(q, "conv1")].snc_shift, shift, 0);
+        qdb_dataset_free(d);
+        qdb_tensor_free(x);
+        qdb_qmodel_free(q);
+        qdb_graph_free(g);
+    }
+}
+
+/* Mean over the samples of (quantized - float) output, summed |.| over channels. */
+static double mean_shift(qdb_qmodel *q, const qdb_tensor *x)
+{
+    qdb_tensor *a = run(q->g, x), *b = run(q->gq, x);
+    int64_t n = a->shape.d[0], ch = a->shape.d[1];
+    size_t plane = a->numel / (size_t)(n * ch);
+    double total = 0;
+    for (int64_t c = 0; c < ch; c++) {
+        double s = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (size_t k = 0; k < plane; k++) {
+                size_t idx = ((size_t)(i * ch + c)) * plane + k;
+                s += (double)b->data.f[idx] - a->data.f[idx];
+            }
+        total += fabs(s / (double)(n * (int64_t)plane));
+    }
+    qdb_tensor_free(a);
+    qdb_tensor_free(b);
+    return total;
+}
+
+static void test_bias_correction_reduces_the_output_shift(void **state)
+{
+    (void)state;
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, 4, 6, 6};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    float w[8 * 4 * 9];
+    fill(w, 288, 0.5f, 0.02f);
+    int64_t dw[4] = {8, 4, 3, 3};
+    mb_init_f(m, "w", 4, dw, w);
+    mb_node(m, "Conv", "conv", "x,w", "y");
+    mb_output(m, "y");
+    qdb_graph *g = load(m);
+    qdb_tensor *x = random_input(64, 4, 6, 6, 1.0f, 3.0f); /* inputs far from zero mean */
+    qdb_dataset *d = dataset_of("bias.npy", x);
+    double shift[2];
+    for (int bc = 0; bc < 2; bc++) {
+        qdb_quant_config c;
+        qdb_quant_config_init(&c);
+        c.enable_activation_quantization = 0;
+        c.weights_n_bits = 3;
+        c.weights_per_channel_threshold = 0;
+        c.weights_bias_correction = bc;
+        qdb_err e = {0};
+        qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+        assert_int_equal(qdb_dataset_rewind(d, &e), QDB_OK);
+        if (qdb_qmodel_calibrate(q, d, NULL, &e) != QDB_OK || qdb_qmodel_quantize(q, &e) != QDB_OK)
+            fail_msg("%s", e.msg);
+        shift[bc] = mean_shift(q, x);
+        qdb_qmodel_free(q);
+    }
+    assert_true(shift[0] > 0);
+    assert_true(shift[1] < 0.1 * shift[0]);
+    qdb_dataset_free(d);
+    qdb_tensor_free(x);
+    qdb_graph_free(g);
+}
+
+static float q_pot(float x, double t, int is_signed, int bits)
+{
+    double step = t / pow(2.0, bits - is_signed);
+    double lo = is_signed ? -t : 0, hi = t - step;
+    double v = nearbyint(x / step) * step;
+    return (float)fmin(fmax(v, lo), hi);
+}
+
+static void test_simulated_network_by_hand(void **state)
+{
+    (void)state;
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, 1, 4, 4};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    mb_node(m, "Relu", "relu", "x", "y");
+    mb_output(m, "y");
+    qdb_graph *g = load(m);
+    qdb_tensor *x = random_input(32, 1, 4, 4, 1.0f, 0.0f);
+    for (size_t i = 0; i < x->numel; i++)
+        x->data.f[i] = (float)(urand() * 6.0 - 3.0); /* [-3, 3) */
+    x->data.f[0] = 2.9f;
+    qdb_dataset *d = dataset_of("relu.npy", x);
+    qdb_quant_config c;
+    qdb_quant_config_init(&c);
+    c.activation_error_method = QDB_EM_NOCLIPPING;
+    qdb_err e = {0};
+    qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+    if (qdb_qmodel_calibrate(q, d, NULL, &e) != QDB_OK || qdb_qmodel_quantize(q, &e) != QDB_OK)
+        fail_msg("%s", e.msg);
+    assert_int_equal(q->n_layers, 2);
+    /* no clipping: the power of two above max |x| (< 3) is 4; the input is
+     * signed (step 4/128), the ReLU output unsigned (step 4/256) */
+    assert_float_equal(q->layers[0].act_qp.threshold, 4.0, 0);
+    assert_true(q->layers[0].act_signed);
+    assert_float_equal(q->layers[1].act_qp.threshold, 4.0, 0);
+    assert_false(q->layers[1].act_signed);
+    qdb_eval_opts o = {0};
+    qdb_qmodel_eval_opts(q, &o);
+    qdb_exec *ex = qdb_exec_new(q->gq, &e);
+    qdb_exec_set_hook(ex, o.hook, o.hook_user);
+    qdb_exec_hook_inputs(ex, o.hook_inputs);
+    qdb_tensor *y = NULL;
+    float x0 = x->data.f[3];
+    assert_int_equal(qdb_exec_run(ex, (const qdb_tensor *const *)&x, &y, &e), QDB_OK);
+    assert_float_equal(x->data.f[3], x0, 0); /* the caller's input is left alone */
+    for (size_t i = 0; i < x->numel; i++) {
+        float qi = q_pot(x->data.f[i], 4.0, 1, 8);
+        float want = q_pot(qi > 0 ? qi : 0, 4.0, 0, 8);
+        assert_float_equal(y->data.f[i], want, 0);
+    }
+    qdb_tensor_free(y);
+    qdb_exec_free(ex);
+    /* the per-layer figures: the ReLU layer's own error is its rounding alone */
+    assert_int_equal(qdb_dataset_rewind(d, &e), QDB_OK);
+    assert_int_equal(qdb_qmodel_measure(q, d, 0, NULL, &e), QDB_OK);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < x->numel; i++) {
+        double f = x->data.f[i] > 0 ? x->data.f[i] : 0;
+        double qv = q_pot((float)f, 4.0, 0, 8);
+        num += f * f;
+        den += (f - qv) * (f - qv);
+    }
+    assert_true(q->layers[1].m.valid);
+    assert_float_equal(q->layers[1].m.sqnr_own_db, 10 * log10(num / den), 1e-6);
+    assert_true(q->layers[1].m.sqnr_db < q->layers[1].m.sqnr_own_db + 1e-9);
+    assert_float_equal(q->layers[1].m.clipped_fraction, 0.0, 0);
+    qdb_qmodel_free(q);
+    qdb_dataset_free(d);
+    qdb_tensor_free(x);
+    qdb_graph_free(g);
+}
+
+/* x*Sigmoid(x) after a Conv is one Conv+Swish layer; after an Add with two
+ * readers it stands alone as Swish; Sigmoid gets the (0, 1) range. */
+static void test_fused_groups(void **state)
+{
+    (void)state;
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, 2, 3, 3};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    float w[4] = {1, 0, 0, 1};
+    int64_t dw[4] = {2, 2, 1, 1};
+    mb_init_f(m, "w", 4, dw, w);
+    mb_node(m, "Conv", "conv", "x,w", "c");
+    mb_node(m, "Sigmoid", "sig", "c", "s");
+    mb_node(m, "Mul", "swish", "c,s", "a");
+    mb_node(m, "Add", "add", "a,x", "b");
+    mb_node(m, "Sigmoid", "sig2", "b", "s2");
+    mb_node(m, "Mul", "swish2", "s2,b", "z");
+    mb_node(m, "Add", "add2", "z,b", "u");
+    mb_node(m, "Flatten", "flat", "u", "f");
+    mb_node(m, "Sigmoid", "gate", "f", "y");
+    mb_output(m, "y");
+    qdb_graph *g = load(m);
+    qdb_quant_config c;
+    qdb_quant_config_init(&c);
+    qdb_err e = {0};
+    qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+    if (!q)
+        fail_msg("%s", e.msg);
+    const char *want[] = {"Input", "Conv+Swish", "Add", "Swish", "Add", "Sigmoid"};
+    assert_int_equal(q->n_layers, 6);
+    for (int i = 0; i < 6; i++)
+        assert_string_equal(q->layers[i].op, want[i]);
+    assert_int_equal(q->layers[5].range, QDB_RANGE_UNIT);
+    assert_int_equal(q->layers[1].range, QDB_RANGE_FREE);
+    assert_true(q->layers[1].w_value >= 0);
+    assert_int_equal(q->layers[1].w_channels, 2);
+    qdb_qmodel_free(q);
+    qdb_graph_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bn_fold_and_equalization_keep_the_function),
+        cmocka_unit_test(test_relu_bound_keeps_the_function),
+        cmocka_unit_test(test_shift_negative_keeps_the_function),
+        cmocka_unit_test(test_bias_correction_reduces_the_output_shift),
+        cmocka_unit_test(test_simulated_network_by_hand),
+        cmocka_unit_test(test_fused_groups),
+    };
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
+}
