@@ -51,9 +51,10 @@ TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/support/
 # the fuzz targets link no cmocka: everything but the cmocka-based op harness
 FUZZ_SUPPORT_OBJ := $(filter-out $(BUILD)/tests/support/op_harness.o,$(TEST_SUPPORT_OBJ))
 BENCH_BIN  := $(BUILD)/bench/bench_qdb
+BENCH_QUANT_BIN := $(BUILD)/bench/bench_quant
 LIB        := $(BUILD)/libqdb.a
 
-.PHONY: all demo deps check check-unit check-conformance check-eval check-peer check-zoo asan valgrind fuzz \
+.PHONY: all demo deps check check-unit check-conformance check-eval check-quant check-peer check-zoo asan valgrind fuzz \
         fuzz-build bench models install uninstall clean
 
 QDB_BIN    ?= qdb
@@ -89,6 +90,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_SUPPORT_OBJ) $(LIB)
 $(BENCH_BIN): $(BUILD)/bench/bench_qdb.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
+$(BENCH_QUANT_BIN): $(BUILD)/bench/bench_quant.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -99,7 +103,7 @@ demo: deps
 
 # The README's test command. Installs what is missing first.
 check: deps
-	@$(MAKE) --no-print-directory check-unit check-conformance check-eval check-peer check-zoo ZOO_STRICT=1
+	@$(MAKE) --no-print-directory check-unit check-conformance check-eval check-quant check-peer check-zoo ZOO_STRICT=1
 
 check-unit: $(QDB_BIN) $(TEST_BIN)
 	@scripts/run-tests.sh $(TEST_BIN)
@@ -109,6 +113,9 @@ check-conformance: $(BUILD)/tests/conformance
 
 check-eval: $(QDB_BIN)
 	@QDB=./$(QDB_BIN) scripts/eval-check.sh
+
+check-quant: $(QDB_BIN)
+	@QDB=./$(QDB_BIN) OUT=$(BUILD)/quant-check /usr/bin/python3 scripts/quant-check.py
 
 check-peer: $(QDB_BIN)
 	@QDB=./$(QDB_BIN) scripts/peer-check.sh

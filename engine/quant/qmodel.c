@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "executor.h"
+#include "kernels.h"
 #include "quant_internal.h"
 #include "threshold.h"
 
@@ -330,6 +331,23 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
 
 /* ---- fake quantization in the executor ---- */
 
+typedef struct fq_job {
+    const qdb_qgrid *grid;
+    float *x;
+    float prescale;
+} fq_job;
+
+static void fq_range(void *ctx, int64_t begin, int64_t end)
+{
+    fq_job *j = ctx;
+    float *p = j->x + begin;
+    size_t n = (size_t)(end - begin);
+    if (j->prescale != 1.0f)
+        for (size_t i = 0; i < n; i++)
+            p[i] *= j->prescale;
+    qdb_quantize_inplace(j->grid, p, n);
+}
+
 static int fq_hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t)
 {
     const qdb_qmodel *q = user;
@@ -340,12 +358,9 @@ static int fq_hook(void *user, const qdb_graph *g, int node, int slot, qdb_tenso
     if (L < 0 || !q->layers[L].act_active)
         return 0;
     const qdb_qlayer *l = &q->layers[L];
-    if (l->act_prescale != 1.0) {
-        float s = (float)l->act_prescale;
-        for (size_t i = 0; i < t->numel; i++)
-            t->data.f[i] *= s;
-    }
-    qdb_quantize_inplace(&l->act_grid, t->data.f, t->numel);
+    fq_job j = {&l->act_grid, t->data.f, (float)l->act_prescale};
+    /* about 8 operations per value; large tensors are split across threads */
+    qdb_parallel_for((int64_t)t->numel, 8 * (int64_t)t->numel, fq_range, &j);
     return 0;
 }
 

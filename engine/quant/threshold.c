@@ -5,8 +5,8 @@
  *
  * Schedules (MCT's constants):
  *   power of two: candidates 2 * POT(max|x|) / 2^i, i = 0..19 on histograms,
- *     i = 0..9 on weights (MCT's n_iter = 10); the first least error wins;
- *     the result is floored at min_threshold. POT(x) = 2^ceil(log2(max(x,
+ *     i = 0..9 on weights (MCT's n_iter = 10); the least error wins, the
+ *     smaller threshold on a tie; the result is floored at min_threshold. POT(x) = 2^ceil(log2(max(x,
  *     min_threshold))).
  *   symmetric: from t0 = max(-min (signed only), max * 2^(n-s) / (2^(n-s) - 1),
  *     min_threshold) (no clipping, the positive max representable), each
@@ -338,15 +338,18 @@ static double eval_range(const ectx *c, double a, double b)
     return eval_grid(c, &g);
 }
 
-/* Power of two: t0 / 2^i, i = 0..count-1. NAN if no candidate has a finite
- * error (KL guard). */
+/* Power of two: t0 / 2^i, i = 0..count-1. Of equal errors the smaller
+ * threshold wins (MCT's argmin takes the larger; exact ties arise with KL
+ * when no candidate clips and every level holds at most one bin, e.g. at
+ * 16 bits, where MCT returns 2 * POT(max) for no gain). NAN if no candidate
+ * has a finite error (KL guard). */
 static double pot_search(const ectx *c, double t0, int count)
 {
     double best_t = NAN, best_l = INFINITY;
     for (int i = 0; i < count; i++) {
         double t = ldexp(t0, -i);
         double l = eval_t(c, t);
-        if (l < best_l)
+        if (l < best_l || (l == best_l && isfinite(l)))
             best_l = l, best_t = t;
     }
     return best_t;
@@ -531,12 +534,14 @@ qdb_status qdb_select_weights(const float *w, size_t n, const float *hw, const q
     out->is_signed = 1;
     const double mth = o->min_threshold;
     double mn = INFINITY, mx = -INFINITY;
+    int bad = 0;
     for (size_t i = 0; i < n; i++) {
         double v = w[i];
+        bad |= !isfinite(v);
         mn = v < mn ? v : mn;
         mx = v > mx ? v : mx;
     }
-    if (n && (!isfinite(mn) || !isfinite(mx)))
+    if (bad)
         return qdb_err_set(e, QDB_ERR_INVALID, "weight threshold search: the weights hold NaN or inf");
     if (!n) {
         out->threshold = o->method == QDB_QM_POWER_OF_TWO ? pot(0.0, mth) : mth;

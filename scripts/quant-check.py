@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+# quant-check.py - `make check-quant`: qdb quantize end to end on the bundled
+# demo models, checked against facts worked out independently:
+#   * 8-bit defaults: quantized top-1 within 1 point of float; float top-1
+#     equals the accuracy PyTorch recorded (the profile);
+#   * 4-bit weights: the accuracy and the agreement with the float model drop
+#     below the 8-bit run's (per-tensor 4-bit drops by more still);
+#   * NOCLIPPING vs MSE (the seed tutorial): every MSE threshold is at or
+#     below the NOCLIPPING one (some strictly); MSE's accuracy is at least
+#     NOCLIPPING's (demo_cnn; within 0.3 points on demo_mbv2, see README);
+#   * NOCLIPPING thresholds are the power of two at or above each layer's
+#     max |x| (recomputed here from the reported min / max);
+#   * every --set parameter visibly changes what it should in the report;
+#   * bad --set values and a missing dataset give one message and exit 2 / 1.
+import json, math, os, subprocess, sys, tempfile
+
+QDB = os.environ.get("QDB", "./qdb")
+OUT = os.environ.get("OUT", "build/quant-check")
+os.makedirs(OUT, exist_ok=True)
+failed = []
+
+
+def fail(msg):
+    print("quant-check: FAIL " + msg)
+    failed.append(msg)
+
+
+def quantize(model, *args, evaluate=False, tag="run"):
+    rep = os.path.join(OUT, "%s-%s.json" % (os.path.basename(model)[:-5], tag))
+    cmd = [QDB, "quantize", model, "--report", rep, "--measure-n", "32"]
+    if not evaluate:
+        cmd += ["--calib-n", "256"]  # the parameter checks need no accuracy
+    if not evaluate:
+        cmd.append("--no-eval")
+    for a in args:
+        cmd += ["--set", a]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        fail("%s: exit %d: %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+        return None
+    return json.load(open(rep))
+
+
+def pow2_ceil(x):
+    return 2.0 ** math.ceil(math.log2(x)) if x > 0 else 0.0
+
+
+def layers(rep, pred=lambda l: True):
+    return [l for l in rep["layers"] if pred(l)]
+
+
+for m in ("demo_cnn", "demo_mbv2"):
+    model = "models/%s.onnx" % m
+    prof = json.load(open("models/%s.qdb.json" % m))
+    base = quantize(model, evaluate=True, tag="default")
+    if not base:
+        continue
+    if abs(base["float_accuracy"] - prof["reference"]["top1"]) > 1e-9:
+        fail("%s: float top-1 %.4f, PyTorch recorded %.4f" % (m, base["float_accuracy"], prof["reference"]["top1"]))
+    if base["delta"] < -0.01:
+        fail("%s: 8-bit delta %.4f is worse than -1 point" % (m, base["delta"]))
+    print("quant-check: %s 8-bit: float %.2f %%, quantized %.2f %% (delta %+.2f)" % (
+        m, 100 * base["float_accuracy"], 100 * base["quant_accuracy"], 100 * base["delta"]))
+
+    # the report's fields
+    for l in base["layers"]:
+        for k in ("name", "op", "act_bits", "act_threshold", "weight_bits"):
+            if k not in l:
+                fail("%s: layer %s lacks %s" % (m, l.get("name"), k))
+        if l["act_quantized"]:
+            for k in ("act_signed", "act_error_method", "thresholds_by_method", "sqnr_db",
+                      "sqnr_own_db", "cosine", "clipped_fraction"):
+                if k not in l:
+                    fail("%s: layer %s lacks %s" % (m, l["name"], k))
+            if sorted(l["thresholds_by_method"]) != sorted(["NOCLIPPING", "MSE", "MAE", "KL", "LP", "HMSE"]):
+                fail("%s: layer %s thresholds_by_method %s" % (m, l["name"], l["thresholds_by_method"]))
+
+    # NOCLIPPING: power of two above max |x|, on layers without a known range
+    for l in layers(base, lambda l: l["act_quantized"] and l["op"] not in ("Sigmoid", "Softmax", "HardSigmoid", "Tanh")):
+        mx = max(abs(l["min"]), abs(l["max"]))
+        want = max(pow2_ceil(mx), 2.0 ** -16)
+        got = l["thresholds_by_method"]["NOCLIPPING"]
+        if not l["name"].endswith("/shift") and abs(got - want) > 1e-12 * want and not (want / 2 >= mx * (1 - 1e-6)):
+            fail("%s: %s NOCLIPPING %.6g, power of two above %.6g is %.6g" % (m, l["name"], got, mx, want))
+
+    # 4-bit weights
+    w4 = quantize(model, "weights_n_bits=4", evaluate=True, tag="w4")
+    w4t = quantize(model, "weights_n_bits=4", "weights_per_channel_threshold=false", evaluate=True, tag="w4t")
+    if w4 and w4t:
+        if not (w4["quant_accuracy"] < base["quant_accuracy"] and w4["agreement_with_float"] < base["agreement_with_float"]):
+            fail("%s: 4-bit weights (%.4f, agreement %.4f) do not drop below 8-bit (%.4f, %.4f)" % (
+                m, w4["quant_accuracy"], w4["agreement_with_float"], base["quant_accuracy"], base["agreement_with_float"]))
+        if not w4t["agreement_with_float"] < w4["agreement_with_float"]:
+            fail("%s: per-tensor 4-bit weights agree more with float than per-channel" % m)
+        print("quant-check: %s 4-bit weights: %.2f %% per channel, %.2f %% per tensor" % (
+            m, 100 * w4["quant_accuracy"], 100 * w4t["quant_accuracy"]))
+
+    # NOCLIPPING vs MSE
+    nc = quantize(model, "activation_error_method=NOCLIPPING", evaluate=True, tag="noclip")
+    if nc:
+        strictly = 0
+        for a, b in zip(base["layers"], nc["layers"]):
+            if a["name"] != b["name"] or not a["act_quantized"] or a["name"].endswith("/shift"):
+                continue
+            if a["act_bits"] != b["act_bits"]:
+                continue
+            if a["act_threshold"] > b["act_threshold"] * (1 + 1e-9):
+                fail("%s: %s MSE threshold %.6g above NOCLIPPING %.6g" % (m, a["name"], a["act_threshold"], b["act_threshold"]))
+            strictly += a["act_threshold"] < b["act_threshold"]
+        if strictly == 0:
+            fail("%s: no MSE threshold below NOCLIPPING" % m)
+        tol = 0.0 if m == "demo_cnn" else 0.003
+        if base["quant_accuracy"] < nc["quant_accuracy"] - tol - 1e-12:
+            fail("%s: MSE %.4f below NOCLIPPING %.4f" % (m, base["quant_accuracy"], nc["quant_accuracy"]))
+        print("quant-check: %s MSE %.2f %% vs NOCLIPPING %.2f %%; %d MSE thresholds lower" % (
+            m, 100 * base["quant_accuracy"], 100 * nc["quant_accuracy"], strictly))
+
+# Every parameter changes what it should (demo_mbv2: it has every feature but BatchNorm / ReLU6).
+model = "models/demo_mbv2.onnx"
+ref = quantize(model, tag="ref")
+acts = lambda r: layers(r, lambda l: l["act_quantized"])
+wts = lambda r: layers(r, lambda l: l["weight_bits"] is not None)
+
+
+def check(setting, pred, what):
+    r = quantize(model, *setting, tag="set-" + "-".join(s.replace("=", "_") for s in setting))
+    if r is None:
+        return
+    if r["config"].get(setting[0].split("=")[0]) is None:
+        fail("%s: config lacks the key" % setting[0])
+    try:
+        ok = pred(r)
+    except Exception as ex:  # a missing field is a failure, not a crash
+        ok = False
+        what += " (%r)" % ex
+    if not ok:
+        fail("--set %s: %s" % (" --set ".join(setting), what))
+
+
+if ref:
+    snc_layers = [l["name"] for l in ref["layers"] if "shift_negative_shift" in l]
+    check(["activation_n_bits=4"], lambda r: all(l["act_bits"] in (4, 16) for l in acts(r)) and any(l["act_bits"] == 4 for l in acts(r)), "activation bits are not 4")
+    check(["weights_n_bits=6"], lambda r: all(l["weight_bits"] == 6 for l in wts(r)) and wts(r), "weight bits are not 6")
+    check(["activation_error_method=KL"], lambda r: all(l["act_error_method"] == "KL" and l["act_threshold"] == l["thresholds_by_method"]["KL"] for l in acts(r)), "thresholds are not KL's")
+    check(["weights_error_method=NOCLIPPING", "weights_quantization_method=POWER_OF_TWO"],
+          lambda r: all(t == 2 ** round(math.log2(t)) for l in wts(r) for t in l["weight_thresholds"]), "weight thresholds are not powers of two")
+    check(["activation_quantization_method=SYMMETRIC"], lambda r: any(l["act_threshold"] != 2 ** round(math.log2(l["act_threshold"])) for l in acts(r)), "symmetric thresholds all powers of two")
+    check(["activation_quantization_method=UNIFORM"], lambda r: all("act_range_min" in l for l in acts(r)) and r["passes"]["shift_negative"] == 0, "no uniform ranges, or shift-negative ran")
+    check(["weights_per_channel_threshold=false"], lambda r: all(len(l["weight_thresholds"]) == 1 for l in wts(r)), "more than one weight threshold per layer")
+    check(["enable_weights_quantization=false"], lambda r: not wts(r), "weights still quantized")
+    check(["enable_activation_quantization=false"], lambda r: not acts(r), "activations still quantized")
+    check(["weights_bias_correction=false"], lambda r: all(l["bias_correction_shift"] == 0 for l in wts(r)) and any(l["bias_correction_shift"] > 0 for l in wts(ref)), "bias still corrected")
+    check(["shift_negative_activation_correction=false"], lambda r: r["passes"]["shift_negative"] == 0 and ref["passes"]["shift_negative"] > 0, "shift-negative still applied")
+    check(["shift_negative_ratio=0.001"], lambda r: r["passes"]["shift_negative"] < ref["passes"]["shift_negative"], "the ratio did not reduce the corrections")
+    shift_thr = lambda r: [l["act_threshold"] for l in r["layers"] if l.get("shift_of")]
+    shifts = lambda r: [l.get("shift_negative_shift") for l in r["layers"] if "shift_negative_shift" in l]
+    check(["shift_negative_threshold_recalculation=true"], lambda r: shift_thr(r) != shift_thr(ref), "shifted thresholds unchanged")
+    check(["shift_negative_params_search=true"], lambda r: shifts(r) != shifts(ref) or shift_thr(r) != shift_thr(ref), "shifts unchanged")
+    check(["z_threshold=3"], lambda r: any(a["act_threshold"] < b["act_threshold"] for a, b in zip(acts(r), acts(ref))), "no threshold lowered")
+    check(["min_threshold=64"], lambda r: all(l["act_threshold"] >= 64 for l in acts(r) if l["op"] not in ("Sigmoid",)), "thresholds below min_threshold")
+    check(["activation_error_method=LP", "l_p_value=8"], lambda r: [l["act_threshold"] for l in acts(r)] != [l["thresholds_by_method"]["LP"] for l in acts(ref)], "p had no effect")
+    check(["activation_error_method=HMSE"], lambda r: all(l["act_threshold"] == l["thresholds_by_method"]["HMSE"] for l in acts(r)), "thresholds are not HMSE's")
+    check(["input_scaling=true", "activation_error_method=NOCLIPPING"], lambda r: r["passes"]["input_scale"] != 1, "no input scale")
+    check(["relu_unbound_correction=true"], lambda r: r["passes"]["relu_rebound"] == 0, "rebound a model without ReLU6")
+    check(["activation_channel_equalization=true"], lambda r: r["passes"]["channels_equalized"] == 0, "equalized a model without BatchNorm")
+
+# Bad input
+def expect(cmd, code, needle):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    if r.returncode != code or not lines or needle not in lines[0]:
+        fail("%s: exit %d, stderr %r (want exit %d and %r)" % (" ".join(cmd), r.returncode, r.stderr, code, needle))
+
+
+expect([QDB, "quantize", "models/demo_cnn.onnx", "--set", "activation_n_bits=1"], 2, "activation_n_bits")
+expect([QDB, "quantize", "models/demo_cnn.onnx", "--set", "activation_eror_method=KL"], 2, "activation_error_method")
+expect([QDB, "quantize", "models/demo_cnn.onnx", "--set", "activation_error_method=KLD"], 2, "KL")
+expect([QDB, "quantize", "models/demo_cnn.onnx", "--calib", "idx:/nonexistent/x.gz"], 1, "/nonexistent/x.gz")
+
+if failed:
+    print("quant-check: %d failure(s)" % len(failed))
+    sys.exit(1)
+print("quant-check: all passed")
