@@ -279,6 +279,12 @@ static void test_shift_negative_keeps_the_function(void **state)
         assert_string_equal(l->op, "Conv+PRelu");
         assert_true(l->snc_applied);
         assert_int_equal(l->act_qp.n_bits, 16); /* the unshifted output moves to 16 bits */
+        assert_true(l->act_signed);
+        /* ... keeping the threshold its 8-bit search chose */
+        assert_float_equal(l->act_qp.threshold, l->thr_by_method[QDB_EM_MSE], 0);
+        /* the consumer is not on the shifted path: still signed */
+        int C = qdb_qmodel_find_layer(q, "conv2");
+        assert_true(C >= 0 && q->layers[C].act_signed && q->layers[C].out_shift == 0);
         const qdb_qlayer *s = &q->layers[l->snc_layer];
         assert_int_equal(s->shift_of, L);
         assert_int_equal(l->snc_layer, L + 1); /* listed right after its layer */
@@ -306,6 +312,61 @@ static void test_shift_negative_keeps_the_function(void **state)
         qdb_qmodel_free(q);
         qdb_graph_free(g);
     }
+}
+
+/* Input -> PRelu(0.02) -> Conv 1x1: half the values sit just under the
+ * threshold 4, so MCT's default shift pushes them past it (clipped); the
+ * parameter search must find a cheaper shift or threshold. */
+static void test_shift_negative_params_search(void **state)
+{
+    (void)state;
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, 1, 4, 4};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    float slope = 0.02f, w = 0.5f;
+    int64_t d1[1] = {1}, dw[4] = {1, 1, 1, 1};
+    mb_init_f(m, "slope", 1, d1, &slope);
+    mb_init_f(m, "w", 4, dw, &w);
+    mb_node(m, "PRelu", "prelu", "x,slope", "p");
+    mb_node(m, "Conv", "conv", "p,w", "y");
+    mb_output(m, "y");
+    qdb_graph *g = load(m);
+    qdb_tensor *x = random_input(64, 1, 4, 4, 1.0f, 0.0f);
+    for (size_t i = 0; i < x->numel; i++)
+        x->data.f[i] = i % 2 ? 3.98f : (float)(urand() * 5.0 - 2.5); /* min -0.05 after PRelu */
+    qdb_dataset *d = dataset_of("search.npy", x);
+    double shift[2], thr[2], err[2];
+    for (int search = 0; search < 2; search++) {
+        qdb_quant_config c;
+        qdb_quant_config_init(&c);
+        c.shift_negative_params_search = search;
+        qdb_err e = {0};
+        qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+        assert_int_equal(qdb_dataset_rewind(d, &e), QDB_OK);
+        if (qdb_qmodel_calibrate(q, d, NULL, &e) != QDB_OK || qdb_qmodel_quantize(q, &e) != QDB_OK)
+            fail_msg("%s", e.msg);
+        assert_int_equal(q->n_snc, 1);
+        const qdb_qlayer *l = &q->layers[qdb_qmodel_find_layer(q, "prelu")];
+        shift[search] = l->snc_shift;
+        thr[search] = l->snc_threshold;
+        /* the squared error of the shifted tensor, from the raw values */
+        double t = thr[search], step = t / 256, s2 = 0;
+        for (size_t i = 0; i < x->numel; i++) {
+            double v = x->data.f[i] > 0 ? x->data.f[i] : 0.02 * x->data.f[i];
+            v += shift[search];
+            double k = fmin(fmax(nearbyint(v / step), 0), 255);
+            s2 += (k * step - v) * (k * step - v);
+        }
+        err[search] = s2;
+        qdb_qmodel_free(q);
+    }
+    assert_float_equal(thr[0], 4.0, 0);
+    assert_float_equal(shift[0], 4.0 / 256 * 4, 1e-12); /* ceil(0.05 / step) = 4 steps */
+    assert_true(shift[1] != shift[0] || thr[1] != thr[0]);
+    assert_true(err[1] < err[0]);
+    qdb_dataset_free(d);
+    qdb_tensor_free(x);
+    qdb_graph_free(g);
 }
 
 /* Mean over the samples of (quantized - float) output, summed |.| over channels. */
@@ -485,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_bn_fold_and_equalization_keep_the_function),
         cmocka_unit_test(test_relu_bound_keeps_the_function),
         cmocka_unit_test(test_shift_negative_keeps_the_function),
+        cmocka_unit_test(test_shift_negative_params_search),
         cmocka_unit_test(test_bias_correction_reduces_the_output_shift),
         cmocka_unit_test(test_simulated_network_by_hand),
         cmocka_unit_test(test_fused_groups),

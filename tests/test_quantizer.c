@@ -638,9 +638,9 @@ static void test_histogram_zfilter_shift(void **state)
     (void)state;
     qdb_err e = {0};
     qdb_histogram *h = qdb_histogram_new(8, 0, &e);
-    /* range [0, 8], 8 bins of width 1: one value at 0 (bin 0, centre 0.5),
-     * ten at 3.5 (bin 3), ten at 4.5 (bin 4), one at 8 (bin 7, centre 7.5).
-     * mean = (0.5 + 35 + 45 + 7.5) / 22 = 4; var = (2 * 12.25 + 20 * 0.25) / 22
+    /* range [0, 8], 8 bins of width 1: one value at 0 (bin 0, left edge 0),
+     * ten at 3.5 (bin 3, edge 3), ten at 4.5 (bin 4, edge 4), one at 8 (bin
+     * 7, edge 7). mean = (0 + 30 + 40 + 7) / 22 = 3.5; var = (2 * 12.25 + 20 * 0.25) / 22
      * = 29.5 / 22; z of bins 0 and 7 = 3.5 / sqrt(29.5 / 22) = 3.0224. */
     float x[22];
     x[0] = 0.0f, x[1] = 8.0f;
@@ -674,7 +674,7 @@ static void test_histogram_zfilter_shift(void **state)
     assert_non_null(s);
     assert_true(s->lo == -4.5 && s->hi == 3.5 && s->min == -4.5 && s->max == 3.5);
     assert_memory_equal(s->count, h->count, 8 * sizeof(double));
-    assert_true(qdb_histogram_bin_value(s, 3) == -1.0);
+    assert_true(qdb_histogram_bin_value(s, 3) == -1.5);
     assert_float_equal(s->sum / s->total, h->sum / h->total - 4.5, 1e-12);
     double var_h = h->sumsq / h->total - pow(h->sum / h->total, 2);
     double var_s = s->sumsq / s->total - pow(s->sum / s->total, 2);

@@ -177,7 +177,7 @@ static double ref_hist_err(const qdb_histogram *h, const double *c, rgrid g, dou
 {
     double w = (h->hi - h->lo) / h->n_bins, acc = 0, m = 0;
     for (int i = 0; i < h->n_bins; i++) {
-        double v = h->lo + (i + 0.5) * w;
+        double v = h->lo + i * w; /* the left edge, as MCT */
         double e = fabs(ref_q(g, v) - v);
         acc += c[i] * (p == 2 ? e * e : (p == 1 ? e : pow(e, p)));
         m += c[i];
@@ -660,10 +660,10 @@ static void test_hist_error_by_hand(void **state)
 {
     (void)state;
     qdb_err e = {0};
-    /* 4 bins over [0, 4], centres 0.5, 1.5, 2.5, 3.5, counts 1, 0, 2, 1.
-     * 2-bit unsigned grid t = 2: {0, 0.5, 1, 1.5}: q = 0.5 (0.5 / 0.5 = 1),
-     * 1.5, 1.5, 1.5; errors 0, -, 1, 2; MSE = (0 + 2*1 + 4) / 4 = 1.5;
-     * MAE = (0 + 2 + 2) / 4 = 1; L3 = (2 + 8) / 4 = 2.5 */
+    /* 4 bins over [0, 4], left edges 0, 1, 2, 3, counts 1, 0, 2, 1.
+     * 2-bit unsigned grid t = 2: {0, 0.5, 1, 1.5}: q = 0, -, 1.5, 1.5;
+     * errors 0, -, 0.5, 1.5; MSE = (0 + 2*0.25 + 2.25) / 4 = 0.6875;
+     * MAE = (0 + 2*0.5 + 1.5) / 4 = 0.625; L3 = (2*0.125 + 3.375) / 4 = 0.90625 */
     qdb_histogram *h = qdb_histogram_new(4, 0, &e);
     float x[5] = {0.0f, 4.0f, 2.5f, 2.5f, 0.5f}; /* 0 and 0.5 in bin 0, 4 in bin 3 */
     assert_int_equal(qdb_histogram_add(h, x, 5, 1, 1, NULL, &e), QDB_OK);
@@ -672,15 +672,15 @@ static void test_hist_error_by_hand(void **state)
     qdb_qgrid g = qdb_qgrid_make(&p);
     qdb_search_opts o = {.method = QDB_QM_POWER_OF_TWO, .n_bits = 2, .min_threshold = MTH, .l_p_value = 3};
     o.error_method = QDB_EM_MSE;
-    assert_float_equal(qdb_hist_error(h, &g, &o), 1.5, 1e-12);
+    assert_float_equal(qdb_hist_error(h, &g, &o), 0.6875, 1e-12);
     o.error_method = QDB_EM_NOCLIPPING;
-    assert_float_equal(qdb_hist_error(h, &g, &o), 1.5, 1e-12);
+    assert_float_equal(qdb_hist_error(h, &g, &o), 0.6875, 1e-12);
     o.error_method = QDB_EM_MAE;
-    assert_float_equal(qdb_hist_error(h, &g, &o), 1.0, 1e-12);
+    assert_float_equal(qdb_hist_error(h, &g, &o), 0.625, 1e-12);
     o.error_method = QDB_EM_LP;
-    assert_float_equal(qdb_hist_error(h, &g, &o), 2.5, 1e-12);
+    assert_float_equal(qdb_hist_error(h, &g, &o), 0.90625, 1e-12);
     o.error_method = QDB_EM_HMSE;
-    assert_float_equal(qdb_hist_error(h, &g, &o), 1.5, 1e-12);
+    assert_float_equal(qdb_hist_error(h, &g, &o), 0.6875, 1e-12);
     /* KL, 2-bit unsigned grid t = 4 ({0, 1, 2, 3}), range [0, 4): MCT
      * compares bins 0..2 (edges 0, 1, 2; bin 3 starts at the last edge
      * below 4 and is folded into the last compared bin with what lies

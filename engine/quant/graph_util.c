@@ -107,9 +107,8 @@ int qdb_op_is_passthrough(const char *op)
     static const char *const l[] = {"Reshape", "Flatten", "Dropout", "Identity", "Squeeze",
                                     "Unsqueeze", "MaxPool", "GlobalMaxPool", "Pad", "Transpose",
                                     "Slice", "Split", "Gather", "GatherElements", "GatherND",
-                                    "Expand", "Tile", "DepthToSpace", "SpaceToDepth", "Shape",
-                                    "Size", "Cast", "ReduceMax", "ReduceMin", "TopK", "ArgMax",
-                                    "ArgMin", "NonZero", "Where", "Equal", "Less", "Greater",
+                                    "Shape", "Size", "Cast", "TopK", "ArgMax", "ArgMin",
+                                    "NonZero", "Equal", "Less", "Greater",
                                     "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Xor",
                                     "ConstantOfShape", "Range", NULL};
     return in_list(op, l);

@@ -45,17 +45,18 @@ static inline double qdb_histogram_bin_width(const qdb_histogram *h)
 {
     return (h->hi - h->lo) / h->n_bins;
 }
-/* Value that stands for bin i in error sums: its centre. */
+/* Value that stands for bin i in error sums and in the z-score filter: its
+ * left edge, as in MCT (bins[:-1]), so that thresholds match MCT's. */
 static inline double qdb_histogram_bin_value(const qdb_histogram *h, int i)
 {
-    return h->lo + (i + 0.5) * qdb_histogram_bin_width(h);
+    return h->lo + i * qdb_histogram_bin_width(h);
 }
 static inline double qdb_histogram_bin_left(const qdb_histogram *h, int i)
 {
     return h->lo + i * qdb_histogram_bin_width(h);
 }
 
-/* z-score outlier removal: a copy whose bins with |centre - mean| / std > z
+/* z-score outlier removal: a copy whose bins with |value - mean| / std > z
  * are emptied (mean and std from the counts); min and max shrink to the
  * remaining non-empty bins. z = inf returns a plain copy. */
 qdb_histogram *qdb_histogram_zfilter(const qdb_histogram *h, double z, qdb_err *e);

@@ -188,6 +188,7 @@ static qdb_status input_scaling(qdb_qmodel *q, qdb_err *e)
         for (size_t k = 0; k < w->numel; k++)
             w->data.f[k] = (float)(w->data.f[k] * s);
         l->act_prescale = 1.0 / s;
+        c->in_scale = 1.0 / s; /* bias correction sees the scaled input */
         q->input_scale = 1.0 / s;
     }
     qdb_uses_free(&u);
@@ -281,6 +282,8 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
         l->snc_shift = 0;
         l->snc_layer = -1;
         l->in_shift = 0;
+        l->in_scale = 1.0;
+        l->out_shift = 0;
         l->act_prescale = 1.0;
         if (l->w_value >= 0)
             l->b_value = base_bias_value(q->g0, l);
@@ -295,9 +298,19 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
         return st;
     for (int i = 0; i < q->n_layers; i++) {
         qdb_qlayer *l = &q->layers[i];
-        if (l->snc_applied) {
-            if ((st = select_layer(q, i, e)) != QDB_OK)
-                return st;
+        if (l->snc_applied && l->act_active) {
+            /* MCT: the activation keeps its threshold (the searched one with
+             * shift_negative_params_search) and moves to 16 bits */
+            l->act_qp.n_bits = 16;
+            if (!(l->act.fixed_threshold > 0))
+                l->act_qp.threshold = l->snc_threshold;
+            l->act_grid = qdb_qgrid_make(&l->act_qp);
+        } else if (l->out_shift != 0 && l->act_active) {
+            /* a quantized layer between the activation and its consumer:
+             * its values are shifted now, so it turns unsigned (threshold kept) */
+            l->act_qp.is_signed = 0;
+            l->act_signed = 0;
+            l->act_grid = qdb_qgrid_make(&l->act_qp);
         } else if (l->shift_of >= 0) {
             double hint = l->act_qp.threshold;
             if ((st = select_layer(q, i, e)) != QDB_OK)
@@ -307,6 +320,7 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
                 /* MCT keeps the activation's threshold for the shifted tensor */
                 l->act_qp.threshold = hint;
                 l->act_qp.is_signed = 0;
+                l->act_signed = 0;
                 l->act_grid = qdb_qgrid_make(&l->act_qp);
             }
         }

@@ -76,6 +76,9 @@ typedef struct qdb_qlayer {
     double *in_mean;         /* per input channel: E[x], E[x^2] */
     double *in_sqmean;
     double in_shift;         /* shift-negative correction upstream adds this to the input */
+    double in_scale;         /* input scaling multiplies the input by this (1 otherwise) */
+    double out_shift;        /* a shift-negative correction passes through this layer:
+                              * its values move by this and it turns unsigned */
 
     /* chosen parameters */
     int act_signed;
@@ -90,6 +93,7 @@ typedef struct qdb_qlayer {
     double w_threshold_max;  /* largest weight threshold, for tables */
     int snc_applied;         /* shift-negative correction moved this layer */
     double snc_shift;
+    double snc_threshold;    /* the threshold kept for the 16-bit activation */
     int snc_layer;           /* index of the shift layer, -1 */
     double bias_shift_norm;  /* bias correction: |epsilon| summed over channels */
 

@@ -6,11 +6,15 @@
  * whose negative part is small (min < 0 and |min| / t <= shift_negative_ratio):
  *   - the shift is the smallest grid point s of linspace(0, t - t/2^n, 2^n)
  *     with s + min >= 0 (with shift_negative_params_search: every grid
- *     shift at thresholds t and 2t, keeping the least histogram MSE);
+ *     shift at thresholds t and 2t, on the z-filtered histogram, keeping
+ *     the least MSE of the shifted, unsigned quantization);
  *   - an Add(+s) follows the activation: a new layer "<name>/shift",
  *     quantized unsigned at the layer's bits (threshold t, or searched again
- *     on the shifted histogram with shift_negative_threshold_recalculation);
- *   - the activation itself moves to 16 bits;
+ *     on the shifted histogram with shift_negative_threshold_recalculation,
+ *     where MCT's own code re-runs the activation's search instead);
+ *   - the activation itself moves to 16 bits, keeping its threshold (t, or
+ *     the searched one); quantized layers between it and the consumer
+ *     (AveragePool) turn unsigned with their threshold kept;
  *   - the consumer's bias becomes bias - s * sum of W over its non-output
  *     axes; a Pad on the way pads with s, and the consumer's own padding
  *     becomes an explicit Pad with value s.
@@ -37,16 +41,21 @@ static int snc_activation(const qdb_qlayer *l)
 
 /* Walk from value v to the weighted consumer; *first = node reading v,
  * *pad = Pad node on the way (-1), returns the consumer node or -1. */
-static int find_consumer(const qdb_graph *g, const qdb_uses *u, int v, int *first, int *pad)
+#define MAX_HOPS 16
+
+static int find_consumer(const qdb_graph *g, const qdb_uses *u, int v, int *first, int *pad,
+                         int *path, int *n_path)
 {
     *pad = -1;
     *first = -1;
-    for (int hops = 0; hops < 16; hops++) {
+    *n_path = 0;
+    for (int hops = 0; hops < MAX_HOPS; hops++) {
         int n = qdb_sole_consumer(g, u, v);
         if (n < 0 || g->nodes[n].in[0] != v)
             return -1;
         if (*first < 0)
             *first = n;
+        path[(*n_path)++] = n;
         const qdb_node *nd = &g->nodes[n];
         const char *t = nd->op_type;
         if (!strcmp(t, "Conv") || !strcmp(t, "Gemm")) {
@@ -61,6 +70,7 @@ static int find_consumer(const qdb_graph *g, const qdb_uses *u, int v, int *firs
             if (!strcmp(t, "Conv") && strcmp(qdb_attr_string(nd, "auto_pad", "NOTSET"), "NOTSET") &&
                 strcmp(qdb_attr_string(nd, "auto_pad", "NOTSET"), "VALID"))
                 return -1;
+            (*n_path)--; /* the path holds the nodes before the consumer */
             return n;
         }
         if (!strcmp(t, "Pad")) {
@@ -162,8 +172,8 @@ qdb_status qdb_shift_negative(qdb_qmodel *q, qdb_err *e)
         double t = l->act_qp.threshold;
         if (!(mn < 0) || t <= 0 || -mn / t > q->cfg.shift_negative_ratio)
             continue;
-        int first, pad;
-        int c = find_consumer(g, &u, l->out_value, &first, &pad);
+        int first, pad, path[MAX_HOPS], n_path;
+        int c = find_consumer(g, &u, l->out_value, &first, &pad, path, &n_path);
         if (c < 0)
             continue;
         int nb = l->act.n_bits;
@@ -171,12 +181,21 @@ qdb_status qdb_shift_negative(qdb_qmodel *q, qdb_err *e)
         double shift = ceil(-mn / step) * step;
         double t_new = t;
         if (q->cfg.shift_negative_params_search) {
+            /* MCT: every grid point of [0, t') for t' in {t, 2t} (also
+             * shifts that leave values below zero: they are clipped), on
+             * the z-filtered histogram, least MSE of the unsigned grid */
+            qdb_histogram *hz = qdb_histogram_zfilter(l->hist, l->act.z_threshold, e);
+            if (!hz) {
+                st = e->code;
+                goto done;
+            }
             double best = INFINITY;
             for (int ti = 0; ti < 2; ti++) {
                 double tt = ti ? 2 * t : t, st_ = tt / ldexp(1.0, nb);
-                for (int64_t k = (int64_t)ceil(-mn / st_); k < ((int64_t)1 << nb); k++) {
-                    qdb_histogram *hs = qdb_histogram_shifted(l->hist, k * st_, e);
+                for (int64_t k = 0; k < ((int64_t)1 << nb); k++) {
+                    qdb_histogram *hs = qdb_histogram_shifted(hz, k * st_, e);
                     if (!hs) {
+                        qdb_histogram_free(hz);
                         st = QDB_ERR_NOMEM;
                         goto done;
                     }
@@ -189,6 +208,7 @@ qdb_status qdb_shift_negative(qdb_qmodel *q, qdb_err *e)
                     }
                 }
             }
+            qdb_histogram_free(hz);
         }
         /* graph: Add(+shift) after the activation */
         int64_t one[1] = {1};
@@ -324,12 +344,21 @@ qdb_status qdb_shift_negative(qdb_qmodel *q, qdb_err *e)
                 continue;
             cl->in_shift += shift;
         }
+        /* quantized layers on the way (an AveragePool) now see shifted
+         * values: they turn unsigned, keeping their threshold (MCT) */
+        for (int k = 0; k < n_path; k++) {
+            int pv = g->nodes[path[k]].out[0];
+            for (int i = 0; i < q->n_base_layers; i++)
+                if (q->layers[i].out_value == pv)
+                    q->layers[i].out_shift += shift;
+        }
         int S = q->n_layers;
         if ((st = add_layer(q, L, out, shift, e)) != QDB_OK)
             goto done;
         l = &q->layers[L];
         l->snc_applied = 1;
         l->snc_shift = shift;
+        l->snc_threshold = t_new;
         l->snc_layer = S;
         q->layers[S].act_qp.threshold = t_new; /* a hint for quantize: keep t unless recalculated */
         q->n_snc++;

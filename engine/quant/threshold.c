@@ -24,7 +24,8 @@
  *
  * Errors are computed in double on the exact grid points lo + k * delta
  * (the grid's float lo and delta), so they do not depend on float rounding
- * of the quantized values. Histogram bins stand for their centres.
+ * of the quantized values. Histogram bins stand for their left edges, as in
+ * MCT's histogram error functions (bins[:-1]).
  *
  * KL (MCT's histogram KL, see the semantics note) with qdb's guard: the
  * literal search degenerates on a single 2048-bin histogram, because a
@@ -99,7 +100,7 @@ static double hist_error_p(const qdb_histogram *h, const double *c, const qdb_qg
     for (int i = 0; i < h->n_bins; i++) {
         if (c[i] == 0.0)
             continue;
-        double v = hlo + (i + 0.5) * w;
+        double v = hlo + i * w;
         double err = fabs(lo + d * qindex(v, lo, d, L) - v);
         double ep = p == 2.0 ? err * err : (p == 1.0 ? err : pow(err, p));
         acc += c[i] * ep;

@@ -5,7 +5,9 @@
  * with c the input channel each kernel entry reads (group-aware), is
  * subtracted from the bias (a bias is created when the node has none).
  * HMSE weighs each kernel entry by E[x_c^2] of the input channel it reads:
- * the diagonal of the layer-local Hessian of the output's squared error. */
+ * the diagonal of the layer-local Hessian of the output's squared error.
+ * The input moments follow the rewrites upstream: shifted by shift-negative
+ * correction, scaled by input scaling. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +117,9 @@ qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
                     if (hw) {
                         int64_t ic = in_channel(l, w, a, o, b);
                         hw[n] = ic >= 0 && ic < l->in_channels
-                                    ? (float)(l->in_sqmean[ic] + 2 * l->in_shift * l->in_mean[ic] +
-                                              l->in_shift * l->in_shift)
+                                    ? (float)((l->in_sqmean[ic] + 2 * l->in_shift * l->in_mean[ic] +
+                                               l->in_shift * l->in_shift) *
+                                              l->in_scale * l->in_scale)
                                     : 1.0f;
                     }
                     n++;
@@ -157,7 +160,8 @@ qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
                         break;
                     }
                     size_t k = (size_t)((a * ch + o) * inner + b);
-                    eps[o] += ((double)w->data.f[k] - orig[k]) * (l->in_mean[ic] + l->in_shift);
+                    eps[o] += ((double)w->data.f[k] - orig[k]) * (l->in_mean[ic] + l->in_shift) *
+                              l->in_scale;
                 }
         qdb_tensor *bias = known ? ensure_bias(g, l, ch, e) : NULL;
         if (bias) {
