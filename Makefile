@@ -3,13 +3,15 @@
 #   make            build ./qdb
 #   make demo       the main job on the bundled demo model
 #   make deps       install the Debian packages the build, tests, demo and bench need
-#   make check      run the whole test suite (cmocka unit tests, ONNX conformance, onnxruntime peers)
+#   make check      run the whole test suite (unit tests, ONNX conformance, quantization checks, peers)
+#   make check-quant  qdb quantize on the demo models
 #   make check-zoo  26 torchvision classification models (exported by PyTorch) against onnxruntime
 #   make asan       the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       libFuzzer on the ONNX importer/executor, the operators and the
 #                   .npy reader (clang; FUZZ_SECONDS per target, in build-fuzz/)
 #   make valgrind   the unit tests under valgrind memcheck
-#   make bench      float speed against onnxruntime (same model, input, threads)
+#   make bench      float speed against onnxruntime (same model, input, threads); quantization
+#                   accuracy against PyTorch's own PTQ, calibration and simulation speed
 #   make models     retrain the bundled demo models (python3-torch; minutes; not in check)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -169,9 +171,10 @@ valgrind: $(TEST_BIN)
 	@RUNNER="valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
 	    scripts/run-tests.sh $(TEST_BIN)
 
-bench: qdb $(BENCH_BIN)
+bench: qdb $(BENCH_BIN) $(BENCH_QUANT_BIN)
 	@scripts/deps.sh
 	@BUILD=$(BUILD) bench/run.sh
+	@BUILD=$(BUILD) QDB=./$(QDB_BIN) bench/quant.sh
 
 install: $(QDB_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
