@@ -28,7 +28,7 @@
     "  --no-eval         skip the accuracy runs (thresholds and error figures only)\n"       \
     "  calibration uses a seeded random subset of 1024 samples unless --calib-n says otherwise\n"
 
-#define DEFAULT_CALIB_N 1024
+#define DEFAULT_CALIB_N 1024 /* representative samples unless --calib-n says otherwise */
 #define WORST_MARKED 3
 
 static void print_config_help(void)
@@ -339,8 +339,7 @@ int cmd_quantize(int argc, char **argv)
     }
     if (threads)
         qdb_kernels_set_threads((int)threads);
-    if (!df.calib_n)
-        df.calib_n = DEFAULT_CALIB_N;
+    int default_calib_n = df.calib_n == 0;
 
     int rc = 1;
     qdb_profile prof;
@@ -374,6 +373,18 @@ int cmd_quantize(int argc, char **argv)
     if (!(dc = qdb_dataset_open(cspec, &o, &e)) || qdb_eval_check_fit(g, dc, &e) != QDB_OK) {
         cli_error("%s", e.msg);
         goto out;
+    }
+    if (default_calib_n && qdb_dataset_count(dc) > DEFAULT_CALIB_N) {
+        /* by default a seeded random subset, not the whole (large) set */
+        qdb_dataset_free(dc);
+        df.calib_n = DEFAULT_CALIB_N;
+        data_flags_opts(&df, &prof, 0, &o);
+        data_flags_fit_model(g, &o);
+        if (!(dc = qdb_dataset_open(cspec, &o, &e))) {
+            cli_error("%s", e.msg);
+            goto out;
+        }
+        df.calib_n = 0; /* the evaluation set's options do not inherit it */
     }
     if (!no_eval) {
         data_flags_opts(&df, &prof, 1, &o);

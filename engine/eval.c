@@ -37,12 +37,15 @@ qdb_status qdb_eval_check_fit(const qdb_graph *g, const qdb_dataset *d, qdb_err 
     return QDB_OK;
 }
 
-/* Rank of the label among the scores: how many scores beat it. */
+/* Rank of the label among the scores: how many classes come before it,
+ * ties going to the lower class index as in the predicted class (arg max,
+ * first on ties). Counting ties in the label's favour would score a
+ * quantized model, whose coarse logits often tie, higher than it is. */
 static int64_t rank_of(const float *s, int64_t k, int64_t label)
 {
     int64_t r = 0;
     for (int64_t j = 0; j < k; j++)
-        r += s[j] > s[label];
+        r += s[j] > s[label] || (s[j] == s[label] && j < label);
     return r;
 }
 
