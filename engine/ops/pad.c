@@ -188,6 +188,9 @@ static qdb_status pad_forward(const qdb_node *n, const qdb_tensor *const *in,
 
     const int64_t inner = y->shape.d[r - 1];
     const int64_t *im = map[r - 1];
+    /* the common case (shift-negative correction's padding, PyTorch's
+     * ZeroPad2d): constant mode, no cropping of the last axis */
+    const int fast_rows = mode == PAD_CONSTANT && pb[r - 1] >= 0 && pe[r - 1] >= 0;
     int64_t pos[QDB_MAX_DIMS] = {0};
     size_t row = 0;
     for (;;) {
@@ -203,6 +206,14 @@ static qdb_status pad_forward(const qdb_node *n, const qdb_tensor *const *in,
             uint32_t *o = (uint32_t *)y->data.p + row;
             if (outside) {
                 for (int64_t k = 0; k < inner; k++)
+                    o[k] = c4;
+            } else if (fast_rows) {
+                /* constant padding of the last axis: fill, copy, fill */
+                const uint32_t *s = (const uint32_t *)x->data.p + off;
+                for (int64_t k = 0; k < pb[r - 1]; k++)
+                    o[k] = c4;
+                memcpy(o + pb[r - 1], s, (size_t)x->shape.d[r - 1] * sizeof *o);
+                for (int64_t k = pb[r - 1] + x->shape.d[r - 1]; k < inner; k++)
                     o[k] = c4;
             } else {
                 const uint32_t *s = (const uint32_t *)x->data.p + off;
