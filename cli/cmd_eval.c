@@ -130,15 +130,15 @@ int cmd_eval(int argc, char **argv)
         cli_error("%s", e.msg);
         return 1;
     }
+    g = qdb_onnx_load(model, NULL, &e);
+    if (!g) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
     const char *spec = df.eval ? df.eval : prof.eval;
     if (!spec) {
         cli_error("%s: no evaluation set: give --eval SPEC, or name one in %s", model,
                   prof.path ? prof.path : "a profile beside the model (MODEL.qdb.json)");
-        goto out;
-    }
-    g = qdb_onnx_load(model, NULL, &e);
-    if (!g) {
-        cli_error("%s", e.msg);
         goto out;
     }
     qdb_dataset_opts o;

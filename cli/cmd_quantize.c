@@ -351,6 +351,10 @@ int cmd_quantize(int argc, char **argv)
         cli_error("%s", e.msg);
         return 1;
     }
+    if (!(g = qdb_onnx_load(model, NULL, &e))) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
     const char *cspec = df.calib ? df.calib : prof.calib;
     const char *espec = df.eval ? df.eval : prof.eval;
     if (!cspec) {
@@ -361,10 +365,6 @@ int cmd_quantize(int argc, char **argv)
     if (!espec && !no_eval) {
         cli_error("%s: no evaluation set: give --eval SPEC (or --no-eval), or name one in %s",
                   model, prof.path ? prof.path : "a profile beside the model (MODEL.qdb.json)");
-        goto out;
-    }
-    if (!(g = qdb_onnx_load(model, NULL, &e))) {
-        cli_error("%s", e.msg);
         goto out;
     }
     qdb_dataset_opts o;
