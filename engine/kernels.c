@@ -68,22 +68,7 @@ void qdb_kernels_fix_blas(char **argv)
 
 /* ----------------------------------------------------- function versions */
 
-/* The build is portable (x86-64 baseline: SSE2); the hottest loops are
- * also compiled for AVX2 and AVX-512 machines and picked at load time
- * (GCC function multiversioning, an ifunc). */
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
-    defined(__linux__) && !defined(QDB_NO_MULTIVERSION)
-#define QDB_MULTIVERSION \
-    __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define QDB_MULTIVERSION
-#endif
-/* For helpers of a multiversioned function: inlined into each version. */
-#if defined(__GNUC__)
-#define QDB_INLINE inline __attribute__((always_inline))
-#else
-#define QDB_INLINE inline
-#endif
+/* QDB_MULTIVERSION and QDB_INLINE: see kernels.h. */
 
 /* ------------------------------------------------------------- thread pool */
 

@@ -3,6 +3,8 @@
  * tensors onto them (see quantizer.h). */
 #include "quantizer.h"
 
+#include "kernels.h" /* QDB_MULTIVERSION */
+
 #include <float.h>
 #include <math.h>
 
@@ -73,7 +75,7 @@ qdb_qgrid qdb_qgrid_make(const qdb_qparams *p)
     return g;
 }
 
-size_t qdb_quantize_inplace(const qdb_qgrid *g, float *x, size_t n)
+QDB_MULTIVERSION size_t qdb_quantize_inplace(const qdb_qgrid *g, float *x, size_t n)
 {
     const float lo = g->lo, d = g->delta, L = g->levels_m1;
     const float Lh = L + 0.5f;
@@ -97,7 +99,7 @@ size_t qdb_quantize_inplace(const qdb_qgrid *g, float *x, size_t n)
     return clipped;
 }
 
-void qdb_quantize(const qdb_qgrid *g, const float *src, float *dst, size_t n)
+QDB_MULTIVERSION void qdb_quantize(const qdb_qgrid *g, const float *src, float *dst, size_t n)
 {
     const float lo = g->lo, d = g->delta, L = g->levels_m1;
     if (src == dst) {
