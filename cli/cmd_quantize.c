@@ -21,7 +21,7 @@
 #define QUANTIZE_USAGE                                                                     \
     "usage: qdb quantize MODEL.onnx [data flags] [--set key=value ...] [--report FILE]\n"   \
     "                    [--measure-n N] [--batch B] [--threads T] [--no-eval]\n"            \
-    "  --set key=value   any quantization parameter (qdb quantize --help lists them)\n"     \
+    "  --set key=value   any quantization parameter (--help-config lists them)\n"     \
     "  --report FILE     write the results as JSON\n"                                        \
     "  --measure-n N     samples of the representative set for the per-layer error figures\n" \
     "                    (default 256; 0 = all)\n"                                           \

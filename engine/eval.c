@@ -77,7 +77,7 @@ qdb_status qdb_eval_run(const qdb_graph *g, qdb_dataset *d, const qdb_eval_opts 
             goto fail;
         if (!images)
             break;
-        st = qdb_exec_run(x, (const qdb_tensor *const *)&images, &out, e);
+        st = qdb_exec_run_first(x, (const qdb_tensor *const *)&images, &out, e);
         int64_t n = images->shape.d[0];
         qdb_tensor_free(images);
         if (st == QDB_OK && (out->dtype != QDB_F32 || out->shape.ndim < 2 ||

@@ -282,3 +282,22 @@ fail:
     }
     return st;
 }
+
+qdb_status qdb_exec_run_first(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor **out,
+                              qdb_err *e)
+{
+    *out = NULL;
+    int n = x->g->n_outputs;
+    qdb_tensor **outs = calloc((size_t)(n > 0 ? n : 1), sizeof *outs);
+    if (!outs)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    qdb_status st = qdb_exec_run(x, inputs, outs, e);
+    if (st == QDB_OK) {
+        *out = outs[0];
+        for (int k = 1; k < n; k++)
+            if (outs[k] != outs[0])
+                qdb_tensor_free(outs[k]);
+    }
+    free(outs);
+    return st;
+}

@@ -34,6 +34,12 @@ void qdb_exec_hook_inputs(qdb_exec *x, int on);
 qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor **outputs,
                         qdb_err *e);
 
+/* The same, keeping only the first output (*out, owned by the caller; the
+ * others are freed): for callers that score or observe a model whatever
+ * its number of outputs. */
+qdb_status qdb_exec_run_first(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor **out,
+                              qdb_err *e);
+
 /* For front ends, once at start-up: keep freed memory in the process heap
  * instead of returning it to the kernel (glibc's mmap and trim thresholds),
  * so the large intermediates of every run reuse pages instead of faulting

@@ -680,7 +680,9 @@ int qdb_graph_add_node_io(qdb_graph *g, const char *name, const char *op_type, i
     if (i < 0)
         return -1;
     qdb_node *n = &g->nodes[i];
-    n->opset = (int)g->opset;
+    /* at least opset 13: inserted nodes (Pad, Add) take their settings as
+     * inputs, whatever the source model's opset */
+    n->opset = g->opset < 13 ? 13 : (int)g->opset;
     n->op = qdb_op_find(op_type, "");
     n->in = ints_dup(in, n_in);
     n->out = ints_dup(out, n_out);
@@ -695,29 +697,32 @@ int qdb_graph_add_node_io(qdb_graph *g, const char *name, const char *op_type, i
     return i;
 }
 
+/* The attribute `name` of node n, emptied (replaced in place, or appended);
+ * NULL on OOM with the node unchanged. */
 static qdb_attr *attr_slot(qdb_node *n, const char *name, qdb_err *e)
 {
+    char *nm = dupstr(name);
+    if (!nm)
+        goto oom;
     for (int k = 0; k < n->n_attr; k++)
-        if (strcmp(n->attr[k].name, name) == 0) {
+        if (n->attr[k].name && strcmp(n->attr[k].name, name) == 0) {
             qdb_attr_clear(&n->attr[k]);
-            if (!(n->attr[k].name = dupstr(name)))
-                break;
+            n->attr[k].name = nm;
             return &n->attr[k];
         }
     qdb_attr *na = realloc(n->attr, (size_t)(n->n_attr + 1) * sizeof *na);
     if (!na) {
-        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory setting attribute '%s'", name);
-        return NULL;
+        free(nm);
+        goto oom;
     }
     n->attr = na;
-    qdb_attr *a = &na[n->n_attr];
+    qdb_attr *a = &na[n->n_attr++];
     memset(a, 0, sizeof *a);
-    if (!(a->name = dupstr(name))) {
-        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory setting attribute '%s'", name);
-        return NULL;
-    }
-    n->n_attr++;
+    a->name = nm;
     return a;
+oom:
+    qdb_err_set(e, QDB_ERR_NOMEM, "out of memory setting attribute '%s'", name);
+    return NULL;
 }
 
 qdb_status qdb_node_set_int(qdb_node *n, const char *name, int64_t v, qdb_err *e)

@@ -500,6 +500,83 @@ static void test_simulated_network_by_hand(void **state)
     qdb_graph_free(g);
 }
 
+/* Two convolutions sharing one kernel and one bias, the second reading
+ * the first through a LeakyRelu (shift-negative correction copies the
+ * kernel in g): each layer quantizes its own copy of the kernel and corrects
+ * its own bias; the model has two outputs; NaN data is refused. */
+static void test_shared_constants_and_two_outputs(void **state)
+{
+    (void)state;
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, 3, 5, 5};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    float w[3 * 3 * 9], b[3];
+    fill(w, 81, 0.4f, 0.0f);
+    fill(b, 3, 0.3f, 0.0f);
+    int64_t dw[4] = {3, 3, 3, 3}, db[1] = {3}, pads[4] = {1, 1, 1, 1};
+    mb_init_f(m, "W", 4, dw, w);
+    mb_init_f(m, "B", 1, db, b);
+    mb_node(m, "Conv", "conv1", "x,W,B", "c1");
+    mb_attr_ints(m, "pads", 4, pads);
+    mb_node(m, "LeakyRelu", "leaky", "c1", "a1");
+    mb_attr_f(m, "alpha", 0.01f);
+    mb_node(m, "Conv", "conv2", "a1,W,B", "y");
+    mb_attr_ints(m, "pads", 4, pads);
+    mb_node(m, "Sigmoid", "gate", "y", "z");
+    mb_output(m, "y");
+    mb_output(m, "z");
+    qdb_graph *g = load(m);
+    qdb_tensor *x = random_input(32, 3, 5, 5, 1.0f, 0.5f);
+    qdb_dataset *d = dataset_of("shared.npy", x);
+    qdb_quant_config c;
+    qdb_quant_config_init(&c);
+    c.shift_negative_ratio = 0.5;
+    qdb_err e = {0};
+    qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+    for (int rep = 0; rep < 2; rep++) { /* calibrating again starts clean */
+        assert_int_equal(qdb_dataset_rewind(d, &e), QDB_OK);
+        if (qdb_qmodel_calibrate(q, d, NULL, &e) != QDB_OK || qdb_qmodel_quantize(q, &e) != QDB_OK)
+            fail_msg("%s", e.msg);
+    }
+    assert_int_equal(q->n_snc, 1);
+    int L1 = qdb_qmodel_find_layer(q, "conv1"), L2 = qdb_qmodel_find_layer(q, "conv2");
+    assert_true(L1 >= 0 && L2 >= 0);
+    const qdb_qlayer *l1 = &q->layers[L1], *l2 = &q->layers[L2];
+    assert_true(l1->w_value != l2->w_value);
+    assert_true(l1->b_value != l2->b_value);
+    /* every kernel entry of each layer sits on that layer's own grid */
+    for (int k = 0; k < 2; k++) {
+        const qdb_qlayer *l = k ? l2 : l1;
+        const qdb_tensor *wq = q->gq->values[l->w_value].constant;
+        for (int o = 0; o < 3; o++) {
+            qdb_qgrid grid = qdb_qgrid_make(&l->w_qp[o]);
+            for (int i = 0; i < 27; i++) {
+                float v = wq->data.f[o * 27 + i];
+                assert_float_equal(v, qdb_quantize1(&grid, v), 0);
+            }
+        }
+        int node = q->gq->values[l->anchor_value].producer;
+        assert_int_equal(q->gq->nodes[node].in[1], l->w_value);
+    }
+    /* the source graph's shared constants are untouched */
+    assert_memory_equal(g->values[qdb_graph_find_value(g, "W")].constant->data.f, w, sizeof w);
+    assert_memory_equal(g->values[qdb_graph_find_value(g, "B")].constant->data.f, b, sizeof b);
+    assert_int_equal(qdb_dataset_rewind(d, &e), QDB_OK);
+    assert_int_equal(qdb_qmodel_measure(q, d, 8, NULL, &e), QDB_OK);
+    qdb_dataset_free(d);
+    /* NaN in the data: calibration says so and names the layer */
+    x->data.f[7] = NAN;
+    d = dataset_of("nan.npy", x);
+    assert_int_equal(qdb_qmodel_calibrate(q, d, NULL, &e), QDB_ERR_INVALID);
+    assert_non_null(strstr(e.msg, "non-finite"));
+    assert_false(q->calibrated);
+    assert_int_equal(qdb_qmodel_quantize(q, &e), QDB_ERR_INVALID);
+    qdb_dataset_free(d);
+    qdb_tensor_free(x);
+    qdb_qmodel_free(q);
+    qdb_graph_free(g);
+}
+
 /* x*Sigmoid(x) after a Conv is one Conv+Swish layer; after an Add with two
  * readers it stands alone as Swish; Sigmoid gets the (0, 1) range. */
 static void test_fused_groups(void **state)
@@ -550,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_bias_correction_reduces_the_output_shift),
         cmocka_unit_test(test_simulated_network_by_hand),
         cmocka_unit_test(test_fused_groups),
+        cmocka_unit_test(test_shared_constants_and_two_outputs),
     };
     return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

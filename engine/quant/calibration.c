@@ -203,6 +203,7 @@ static void calib_free(calib *c, int n_values, int n_layers)
 qdb_status qdb_qmodel_calibrate(qdb_qmodel *q, qdb_dataset *d, const qdb_run_opts *o, qdb_err *e)
 {
     qdb_qmodel_reset(q);
+    q->calibrated = 0; /* until this run completes */
     if (qdb_qmodel_map_values(q, e) != QDB_OK)
         return e->code;
     const qdb_graph *g = q->g0;
@@ -226,9 +227,13 @@ qdb_status qdb_qmodel_calibrate(qdb_qmodel *q, qdb_dataset *d, const qdb_run_opt
         goto fail;
     for (int v = 0; v < g->n_values; v++)
         c.hist_layer[v] = -1;
+    /* a previous quantization may have pointed layers at copies in its graphs */
+    for (int i = 0; i < q->n_base_layers; i++)
+        qdb_qlayer_refresh_weights(g, &q->layers[i]);
     for (int i = 0; i < q->n_base_layers; i++) {
         qdb_qlayer *l = &q->layers[i];
         qdb_histogram_free(l->hist);
+        l->hist = NULL;
         free(l->in_mean);
         free(l->in_sqmean);
         l->in_mean = l->in_sqmean = NULL;
@@ -269,7 +274,7 @@ qdb_status qdb_qmodel_calibrate(qdb_qmodel *q, qdb_dataset *d, const qdb_run_opt
             goto fail;
         if (!images)
             break;
-        st = qdb_exec_run(x, (const qdb_tensor *const *)&images, &out, e);
+        st = qdb_exec_run_first(x, (const qdb_tensor *const *)&images, &out, e);
         done += images->shape.d[0];
         qdb_tensor_free(images);
         qdb_tensor_free(out);
@@ -291,6 +296,17 @@ qdb_status qdb_qmodel_calibrate(qdb_qmodel *q, qdb_dataset *d, const qdb_run_opt
         st = qdb_err_set(e, QDB_ERR_INVALID, "%s: the representative set is empty",
                          qdb_dataset_images_path(d));
         goto fail;
+    }
+    for (int i = 0; i < q->n_base_layers; i++) {
+        const qdb_histogram *h = q->layers[i].hist;
+        if (h && h->nonfinite > 0) {
+            st = qdb_err_set(e, QDB_ERR_INVALID,
+                             "%s: layer '%s' produced %lld non-finite values (NaN or infinity) on "
+                             "the representative set %s",
+                             g->path, q->layers[i].name, (long long)h->nonfinite,
+                             qdb_dataset_images_path(d));
+            goto fail;
+        }
     }
     for (int i = 0; i < q->n_base_layers; i++) {
         qdb_qlayer *l = &q->layers[i];

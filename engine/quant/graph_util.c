@@ -147,8 +147,10 @@ int qdb_own_constant(qdb_graph *g, int node, int k, qdb_err *e)
 {
     qdb_node *n = &g->nodes[node];
     int v = n->in[k];
-    if (v < 0 || !g->values[v].constant)
+    if (v < 0 || !g->values[v].constant) {
+        qdb_err_set(e, QDB_ERR_INVALID, "node '%s': input %d is not a constant", n->name, k);
         return -1;
+    }
     int readers = 0;
     for (int i = 0; i < g->n_nodes; i++)
         for (int j = 0; j < g->nodes[i].n_in; j++)

@@ -42,6 +42,17 @@ void qdb_qlayer_clear(qdb_qlayer *l)
     memset(l, 0, sizeof *l);
 }
 
+void qdb_qlayer_refresh_weights(const qdb_graph *g, qdb_qlayer *l)
+{
+    if (l->w_value < 0 || l->anchor_value < 0 || l->anchor_value >= g->n_values)
+        return;
+    int n = g->values[l->anchor_value].producer;
+    if (n < 0 || g->nodes[n].n_in < 2)
+        return;
+    l->w_value = g->nodes[n].in[1];
+    l->b_value = g->nodes[n].n_in > 2 ? g->nodes[n].in[2] : -1;
+}
+
 int qdb_qmodel_find_layer(const qdb_qmodel *q, const char *name)
 {
     for (int i = 0; i < q->n_layers; i++)

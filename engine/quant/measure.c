@@ -93,6 +93,10 @@ static int hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *
 
 static void finish(const acc *a, double *sqnr, double *cosine, double *mse)
 {
+    if (!isfinite(a->dd) || !isfinite(a->xx) || !isfinite(a->yy)) {
+        *sqnr = *cosine = *mse = NAN; /* non-finite values: no figure */
+        return;
+    }
     *sqnr = a->dd > 0 ? 10.0 * log10(a->xx / a->dd) : INFINITY;
     if (a->xx == 0 && a->dd > 0)
         *sqnr = -INFINITY;
@@ -151,7 +155,7 @@ qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qd
             break;
         for (int mode = 0; mode < 3 && st == QDB_OK; mode++) {
             c.mode = mode;
-            st = qdb_exec_run(mode ? xq : xf, (const qdb_tensor *const *)&images, &out, e);
+            st = qdb_exec_run_first(mode ? xq : xf, (const qdb_tensor *const *)&images, &out, e);
             qdb_tensor_free(out);
             out = NULL;
             if (c.failed)

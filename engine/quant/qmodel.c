@@ -14,8 +14,6 @@
 #include "quant_internal.h"
 #include "threshold.h"
 
-qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e);
-
 double qdb_qparams_threshold(const qdb_qparams *p)
 {
     if (p->method == QDB_QM_UNIFORM)
@@ -177,13 +175,13 @@ static qdb_status input_scaling(qdb_qmodel *q, qdb_err *e)
         if (!c || q->gq->nodes[n].in[0] != v)
             continue;
         double s = m / t;
+        /* a private copy when the kernel is shared with other layers */
         int wv = qdb_own_constant(q->gq, n, 1, e);
         if (wv < 0) {
-            st = e->code;
+            st = e && e->code ? e->code : QDB_ERR_NOMEM;
             break;
         }
-        if (wv != c->w_value)
-            continue; /* a kernel shared with other layers: left alone */
+        qdb_qlayer_refresh_weights(q->gq, c);
         qdb_tensor *w = q->gq->values[wv].constant;
         for (size_t k = 0; k < w->numel; k++)
             w->data.f[k] = (float)(w->data.f[k] * s);
@@ -257,14 +255,6 @@ void qdb_qmodel_reset(qdb_qmodel *q)
     q->quantized = 0;
 }
 
-static int base_bias_value(const qdb_graph *g, const qdb_qlayer *l)
-{
-    int n = g->values[l->anchor_value].producer;
-    if (n < 0 || g->nodes[n].n_in < 3)
-        return -1;
-    return g->nodes[n].in[2];
-}
-
 qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
 {
     if (!q->calibrated)
@@ -285,8 +275,7 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
         l->in_scale = 1.0;
         l->out_shift = 0;
         l->act_prescale = 1.0;
-        if (l->w_value >= 0)
-            l->b_value = base_bias_value(q->g0, l);
+        qdb_qlayer_refresh_weights(q->g0, l);
     }
     for (int i = 0; i < q->n_layers; i++)
         if ((st = select_layer(q, i, e)) != QDB_OK)
@@ -325,10 +314,9 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
             }
         }
     }
-    /* per-layer bias values may differ in g after shift-negative */
+    /* kernels and biases may be private copies in g after shift-negative */
     for (int i = 0; i < q->n_layers; i++)
-        if (q->layers[i].w_value >= 0)
-            q->layers[i].b_value = base_bias_value(q->g, &q->layers[i]);
+        qdb_qlayer_refresh_weights(q->g, &q->layers[i]);
     q->gq = qdb_graph_clone(q->g, e);
     if (!q->gq)
         return e->code;

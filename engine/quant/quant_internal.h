@@ -41,8 +41,14 @@ int qdb_own_constant(qdb_graph *g, int node, int k, qdb_err *e);
 /* Re-link, re-sort and re-infer a graph after a rewrite. */
 qdb_status qdb_graph_refresh(qdb_graph *g, qdb_err *e);
 
+/* Quantize layer l's kernel in q->gq and correct its bias (weights.c). */
+qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e);
+
 /* Layer helpers (layers.c). */
 void qdb_qlayer_clear(qdb_qlayer *l);
+/* A weighted layer's kernel and bias as its node in g reads them now (the
+ * passes give nodes private copies of shared constants). */
+void qdb_qlayer_refresh_weights(const qdb_graph *g, qdb_qlayer *l);
 /* Forget the quantization (added layers, graphs g and gq); keep statistics. */
 void qdb_qmodel_reset(qdb_qmodel *q);
 qdb_status qdb_qmodel_map_values(qdb_qmodel *q, qdb_err *e);

@@ -67,6 +67,12 @@ static int find_consumer(const qdb_graph *g, const qdb_uses *u, int v, int *firs
                                        qdb_attr_float(nd, "alpha", 1.0f) != 1.0f ||
                                        qdb_attr_float(nd, "beta", 1.0f) != 1.0f))
                 return -1;
+            /* the bias compensation needs one bias value per output channel */
+            const qdb_tensor *w = qdb_const_input(g, nd, 1);
+            int oax = !strcmp(t, "Gemm") && !qdb_attr_int(nd, "transB", 0) ? 1 : 0;
+            const qdb_tensor *b = nd->n_in > 2 && nd->in[2] >= 0 ? qdb_const_input(g, nd, 2) : NULL;
+            if (w->shape.ndim < 2 || (b && b->numel != (size_t)w->shape.d[oax]))
+                return -1;
             if (!strcmp(t, "Conv") && strcmp(qdb_attr_string(nd, "auto_pad", "NOTSET"), "NOTSET") &&
                 strcmp(qdb_attr_string(nd, "auto_pad", "NOTSET"), "VALID"))
                 return -1;

@@ -68,8 +68,6 @@ static qdb_tensor *ensure_bias(qdb_graph *g, qdb_qlayer *l, int64_t ch, qdb_err 
     return b;
 }
 
-qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e);
-
 qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
 {
     qdb_graph *g = q->gq;
@@ -80,6 +78,13 @@ qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
     l->bias_shift_norm = 0;
     if (l->w_value < 0 || !l->wcfg.enabled)
         return QDB_OK;
+    /* private copies of a kernel or bias shared with other nodes: each
+     * layer quantizes and corrects its own */
+    int node = g->values[l->anchor_value].producer;
+    if (node < 0 || qdb_own_constant(g, node, 1, e) < 0 ||
+        (g->nodes[node].n_in > 2 && g->nodes[node].in[2] >= 0 && qdb_own_constant(g, node, 2, e) < 0))
+        return e && e->code ? e->code : qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    qdb_qlayer_refresh_weights(g, l);
     qdb_tensor *w = g->values[l->w_value].constant;
     int64_t outer, ch, inner;
     view(w, l->w_axis, &outer, &ch, &inner);
