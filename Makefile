@@ -36,13 +36,13 @@ OPT        ?= -O2 $(VECT)
 CFLAGS     ?= $(OPT) -g
 QDB_CFLAGS := -std=c11 -pthread -Wall -Wextra -Wshadow -Wno-unused-parameter \
               -D_POSIX_C_SOURCE=200809L -DQDB_VERSION=\"$(VERSION)\" \
-              -Iengine -Iengine/quant -Icli -Itests/support -I$(BUILD)/gen \
+              -Iengine -Iengine/quant -Ieditor -Icli -Itests/support -I$(BUILD)/gen \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LIBS       := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -pthread
 TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 GEN_SRC    := $(BUILD)/gen/onnx.pb-c.c
-ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c engine/quant/*.c))
+ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c engine/quant/*.c editor/*.c))
 CLI_SRC    := $(sort $(wildcard cli/*.c))
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 
@@ -50,8 +50,9 @@ LIB_OBJ    := $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/gen/%.o) $(ENGINE_SRC:%.c=$(BU
 CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/support/*.c)))
-# the fuzz targets link no cmocka: everything but the cmocka-based op harness
-FUZZ_SUPPORT_OBJ := $(filter-out $(BUILD)/tests/support/op_harness.o,$(TEST_SUPPORT_OBJ))
+# the fuzz targets link no cmocka: everything but the cmocka-based helpers
+FUZZ_SUPPORT_OBJ := $(filter-out $(BUILD)/tests/support/op_harness.o \
+                      $(BUILD)/tests/support/quant_fixtures.o,$(TEST_SUPPORT_OBJ))
 BENCH_BIN  := $(BUILD)/bench/bench_qdb
 BENCH_QUANT_BIN := $(BUILD)/bench/bench_quant
 LIB        := $(BUILD)/libqdb.a

@@ -17,10 +17,15 @@
 #include "onnx_import.h"
 #include "progress.h"
 #include "qmodel.h"
+#include "rule_eval.h"
+#include "ruleset.h"
 
 #define QUANTIZE_USAGE                                                                     \
     "usage: qdb quantize MODEL.onnx [data flags] [--set key=value ...] [--report FILE]\n"   \
-    "                    [--measure-n N] [--batch B] [--threads T] [--no-eval]\n"            \
+    "                    [--rule RULE ...] [--rules FILE] [--measure-n N] [--batch B]\n"    \
+    "                    [--threads T] [--no-eval]\n"                                       \
+    "  --rule RULE       a network-editor rule, e.g. \"type=Sigmoid : act_bits=16\"\n"       \
+    "  --rules FILE      rules from a file, one per line ('#' comments)\n"                  \
     "  --set key=value   any quantization parameter (--help-config lists them)\n"     \
     "  --report FILE     write the results as JSON\n"                                        \
     "  --measure-n N     samples of the representative set for the per-layer error figures\n" \
@@ -66,6 +71,26 @@ static void fmt_thr(char *b, size_t n, const qdb_qlayer *l)
         snprintf(b, n, "%s%.4g", l->act_signed ? "+-" : "0..", l->act_qp.threshold);
 }
 
+/* The rules (1-based, as listed) that set something on layer l: "1,3". */
+static void rules_of(const qdb_qlayer *l, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    size_t at = 0;
+    int last = -1;
+    for (;;) {
+        int next = -1; /* smallest rule index above last */
+        for (int a = 0; a < QDB_LA_COUNT; a++)
+            if (l->prov[a] > last && (next < 0 || l->prov[a] < next))
+                next = l->prov[a];
+        if (next < 0 || at + 12 >= n)
+            break;
+        at += (size_t)snprintf(buf + at, n - at, "%s%d", at ? "," : "", next + 1);
+        last = next;
+    }
+    if (!at)
+        snprintf(buf, n, "-");
+}
+
 /* Indices of the layers with the lowest own SQNR. */
 static void worst_layers(const qdb_qmodel *q, int *worst, int k)
 {
@@ -98,11 +123,18 @@ static void print_table(const qdb_qmodel *q)
 {
     int worst[WORST_MARKED];
     worst_layers(q, worst, WORST_MARKED);
-    printf("\n  %3s  %-36s %-16s %4s %-14s %4s %-10s %7s %7s %7s\n", "#", "layer", "op", "act",
-           "threshold", "w", "error", "SQNR", "own", "clip %");
+    printf("\n  %3s  %-36s %-16s %4s %-14s %4s %-10s %7s %7s %7s  %s\n", "#", "layer", "op",
+           "act", "threshold", "w", "error", "SQNR", "own", "clip %", "rules");
+    int pos = 0;
     for (int i = 0; i < q->n_layers; i++) {
         const qdb_qlayer *l = &q->layers[i];
-        char thr[64], s1[16], s2[16], wb[8], clip[16], bits[8];
+        char thr[64], s1[16], s2[16], wb[16], clip[16], bits[16], idx[16], rl[64];
+        rules_of(l, rl, sizeof rl);
+        /* positions count the model's own layers (as index filters do) */
+        if (l->shift_of >= 0)
+            idx[0] = '\0';
+        else
+            snprintf(idx, sizeof idx, "%d", pos++);
         fmt_thr(thr, sizeof thr, l);
         fmt_db(s1, sizeof s1, l->m.valid ? l->m.sqnr_db : NAN);
         fmt_db(s2, sizeof s2, l->m.valid ? l->m.sqnr_own_db : NAN);
@@ -125,13 +157,38 @@ static void print_table(const qdb_qmodel *q)
             snprintf(nb, sizeof nb, "...%s", name + len - 33);
         else
             snprintf(nb, sizeof nb, "%s", name);
-        printf("%c %3d  %-36s %-16.16s %4s %-14s %4s %-10s %7s %7s %7s\n",
-               is_worst(worst, WORST_MARKED, i) ? '!' : ' ', i, nb, l->op, bits, thr, wb,
-               l->act_active ? qdb_error_method_name(l->act.error_method) : "-", s1, s2, clip);
+        printf("%c %3s  %-36s %-16.16s %4s %-14s %4s %-10s %7s %7s %7s  %s\n",
+               is_worst(worst, WORST_MARKED, i) ? '!' : ' ', idx, nb, l->op, bits, thr, wb,
+               l->act_active ? qdb_error_method_name(l->act.error_method) : "-", s1, s2, clip, rl);
     }
     printf("\n  SQNR: accumulated (whole quantized network up to the layer), own (float input),\n"
-           "  in dB on the representative set; '!' marks the %d layers with the lowest own SQNR.\n",
+           "  in dB on the representative set; '!' marks the %d layers with the lowest own SQNR;\n"
+           "  rules: the rules that set something on the layer.\n",
            WORST_MARKED);
+}
+
+/* The rules with the layers each selects and, after evaluation, what each
+ * is worth: the score without it and its own contribution. */
+static void print_rules(const qdb_ruleset *rs, const qdb_rule_eval *re, int no_eval)
+{
+    if (!rs->n)
+        return;
+    printf("\n  %3s  %-50s %6s %12s %13s\n", "#", "rule", "layers", no_eval ? "" : "without it",
+           no_eval ? "" : "contribution");
+    for (int i = 0; i < rs->n; i++) {
+        char *t = qdb_rule_format(rs->rules[i]);
+        char w[32] = "", c[32] = "";
+        if (!no_eval && !isnan(re->without[i])) {
+            snprintf(w, sizeof w, "%.2f %%", 100.0 * re->without[i]);
+            snprintf(c, sizeof c, "%+.2f", 100.0 * (re->current - re->without[i]));
+        }
+        printf("  %3d  %-50s %6d %12s %13s\n", i + 1, t ? t : "?", re->matches ? re->matches[i] : 0,
+               w, c);
+        free(t);
+    }
+    if (!no_eval)
+        printf("  contribution: points gained with the rule against all the other rules without it"
+               "\n  (%d evaluations)\n", re->evaluations);
 }
 
 static cJSON *num_or_null(double v)
@@ -212,6 +269,10 @@ static cJSON *layer_json(const qdb_qmodel *q, const qdb_qlayer *l)
     }
     if (l->shift_of >= 0)
         cJSON_AddStringToObject(o, "shift_of", q->layers[l->shift_of].name);
+    cJSON *sb = cJSON_AddObjectToObject(o, "set_by_rule");
+    for (int a = 0; a < QDB_LA_COUNT; a++)
+        if (l->prov[a] >= 0)
+            cJSON_AddNumberToObject(sb, qdb_layer_attr_name(a), l->prov[a] + 1);
     if (l->m.valid) {
         cJSON_AddItemToObject(o, "sqnr_db", num_or_null(l->m.sqnr_db));
         cJSON_AddItemToObject(o, "sqnr_own_db", num_or_null(l->m.sqnr_own_db));
@@ -225,9 +286,28 @@ static cJSON *layer_json(const qdb_qmodel *q, const qdb_qlayer *l)
 }
 
 static int write_report(const char *path, const char *model, const qdb_qmodel *q,
-                        const qdb_eval_result *fr, const qdb_eval_result *qr, int64_t agree)
+                        const qdb_eval_result *fr, const qdb_eval_result *qr, int64_t agree,
+                        const qdb_ruleset *rs, const qdb_rule_eval *re)
 {
     cJSON *o = cJSON_CreateObject();
+    cJSON *rj = cJSON_AddArrayToObject(o, "rules");
+    for (int i = 0; i < rs->n; i++) {
+        cJSON *r = qdb_rule_to_json(rs->rules[i]);
+        if (!r)
+            continue;
+        if (re->matches)
+            cJSON_AddNumberToObject(r, "layers", re->matches[i]);
+        if (fr && re->without) {
+            cJSON_AddItemToObject(r, "score_without", num_or_null(re->without[i]));
+            cJSON_AddItemToObject(r, "contribution", num_or_null(re->current - re->without[i]));
+        }
+        cJSON_AddItemToArray(rj, r);
+    }
+    if (fr && rs->n) {
+        cJSON_AddItemToObject(o, "baseline_accuracy", num_or_null(re->baseline));
+        cJSON_AddItemToObject(o, "delta_to_baseline", num_or_null(re->current - re->baseline));
+        cJSON_AddNumberToObject(o, "evaluations", re->evaluations);
+    }
     cJSON_AddStringToObject(o, "model", model);
     cJSON_AddNumberToObject(o, "calibration_samples", (double)q->calib_samples);
     if (fr && fr->labelled && fr->n) {
@@ -293,63 +373,81 @@ int cmd_quantize(int argc, char **argv)
     qdb_quant_config cfg;
     qdb_quant_config_init(&cfg);
     qdb_err e = {0};
+    qdb_ruleset *rs = qdb_ruleset_new();
+    if (!rs) {
+        cli_error("out of memory");
+        return 1;
+    }
+    int rc = 2;
     for (int i = 1; i < argc; i++) {
         int r = data_flags_parse(&df, argc, argv, &i);
         if (r < 0)
-            return 2;
+            goto usage;
         if (r > 0)
             continue;
         const char *a = argv[i];
-        if (!strcmp(a, "--set") && i + 1 < argc) {
+        if (!strcmp(a, "--rule") && i + 1 < argc) {
+            if (qdb_ruleset_add_text(rs, argv[++i], &e) != QDB_OK) {
+                cli_error("--rule '%s': %s", argv[i], e.msg);
+                goto usage;
+            }
+        } else if (!strcmp(a, "--rules") && i + 1 < argc) {
+            if (qdb_ruleset_load_file(rs, argv[++i], &e) != QDB_OK) {
+                cli_error("%s", e.msg);
+                goto usage;
+            }
+        } else if (!strcmp(a, "--set") && i + 1 < argc) {
             if (qdb_quant_config_set_kv(&cfg, argv[++i], &e) != QDB_OK) {
                 cli_error("--set %s: %s", argv[i], e.msg);
-                return 2;
+                goto usage;
             }
         } else if (!strncmp(a, "--set=", 6)) {
             if (qdb_quant_config_set_kv(&cfg, a + 6, &e) != QDB_OK) {
                 cli_error("--set %s: %s", a + 6, e.msg);
-                return 2;
+                goto usage;
             }
         } else if (!strcmp(a, "--report") && i + 1 < argc) {
             report = argv[++i];
         } else if (!strcmp(a, "--batch") && i + 1 < argc) {
             if (parse_int(a, argv[++i], 1, 4096, &batch))
-                return 2;
+                goto usage;
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (parse_int(a, argv[++i], 1, 4096, &threads))
-                return 2;
+                goto usage;
         } else if (!strcmp(a, "--measure-n") && i + 1 < argc) {
             if (parse_int(a, argv[++i], 0, 1L << 30, &measure_n))
-                return 2;
+                goto usage;
         } else if (!strcmp(a, "--no-eval")) {
             no_eval = 1;
         } else if (!strcmp(a, "--help-config")) {
             print_config_help();
-            return 0;
+            rc = 0;
+            goto usage;
         } else if (a[0] != '-' && !model) {
             model = a;
         } else {
             cli_error("quantize: unexpected argument '%s'\n%s" DATA_FLAGS_HELP, a, QUANTIZE_USAGE);
-            return 2;
+            goto usage;
         }
     }
     if (!model) {
         cli_error("%s", QUANTIZE_USAGE);
-        return 2;
+        goto usage;
     }
     if (threads)
         qdb_kernels_set_threads((int)threads);
     int default_calib_n = df.calib_n == 0;
 
-    int rc = 1;
+    rc = 1;
     qdb_profile prof;
     qdb_graph *g = NULL;
     qdb_dataset *dc = NULL, *de = NULL;
     qdb_qmodel *q = NULL;
     qdb_eval_result fr = {0}, qr = {0};
+    qdb_rule_eval re = {0};
     if (qdb_profile_load(model, &prof, &e) != QDB_OK) {
         cli_error("%s", e.msg);
-        return 1;
+        goto usage;
     }
     if (!(g = qdb_onnx_load(model, NULL, &e))) {
         cli_error("%s", e.msg);
@@ -400,13 +498,7 @@ int cmd_quantize(int argc, char **argv)
     }
     cli_progress_fn pf = cli_progress_if_tty();
     qdb_run_opts ro = {.batch = (int)batch, .progress = pf, .user = "calibrating"};
-    if (qdb_qmodel_calibrate(q, dc, &ro, &e) != QDB_OK || qdb_qmodel_quantize(q, &e) != QDB_OK) {
-        cli_error("%s: %s", model, e.msg);
-        goto out;
-    }
-    ro.user = "measuring";
-    if (qdb_dataset_rewind(dc, &e) != QDB_OK ||
-        qdb_qmodel_measure(q, dc, measure_n, &ro, &e) != QDB_OK) {
+    if (qdb_qmodel_calibrate(q, dc, &ro, &e) != QDB_OK) {
         cli_error("%s: %s", model, e.msg);
         goto out;
     }
@@ -419,40 +511,73 @@ int cmd_quantize(int argc, char **argv)
            qdb_quant_method_name(cfg.weights_quantization_method),
            qdb_error_method_name(cfg.weights_error_method), cfg.weights_n_bits,
            cfg.weights_per_channel_threshold ? "per channel" : "per tensor");
-    printf("passes     BatchNorm folded %d, ReLU bound to 2^k %d, channels equalized %d, "
-           "shift-negative %d, input scale %.4g\n",
-           q->n_bn_folded, q->n_relu_rebound, q->n_equalized, q->n_snc, q->input_scale);
     int64_t agree = -1;
     if (!no_eval) {
         qdb_eval_opts eo = {.batch = (int)batch, .progress = pf, .user = "float"};
-        if (qdb_eval_run(g, de, &eo, &fr, &e) != QDB_OK || qdb_dataset_rewind(de, &e) != QDB_OK) {
+        if (qdb_eval_run(g, de, &eo, &fr, &e) != QDB_OK) {
             cli_error("%s", e.msg);
             goto out;
         }
         eo.user = "quantized";
-        qdb_qmodel_eval_opts(q, &eo);
-        if (qdb_eval_run(q->gq, de, &eo, &qr, &e) != QDB_OK) {
-            cli_error("%s", e.msg);
+        if (qdb_rules_evaluate(q, rs, de, fr.pred, &eo, &re, &e) != QDB_OK) {
+            cli_error("%s: %s", model, e.msg);
             goto out;
         }
+        qr = re.cur; /* the result with every rule, now ours */
+        memset(&re.cur, 0, sizeof re.cur);
         agree = 0;
         for (int64_t i = 0; i < fr.n && i < qr.n; i++)
             agree += fr.pred[i] == qr.pred[i];
+    } else {
+        re.matches = calloc((size_t)(rs->n ? rs->n : 1), sizeof *re.matches);
+        if (!re.matches || qdb_ruleset_apply(rs, q, re.matches, &e) != QDB_OK ||
+            qdb_qmodel_quantize(q, &e) != QDB_OK) {
+            cli_error("%s: %s", model, re.matches ? e.msg : "out of memory");
+            goto out;
+        }
+        re.n_rules = rs->n;
+    }
+    for (int i = 0; i < rs->n; i++)
+        if (rs->rules[i]->enabled && re.matches[i] == 0) {
+            char *t = qdb_rule_format(rs->rules[i]);
+            fprintf(stderr, "qdb: warning: rule %d (%s) matches no layer of %s\n", i + 1,
+                    t ? t : "?", model);
+            free(t);
+        }
+    ro.user = "measuring";
+    if (qdb_dataset_rewind(dc, &e) != QDB_OK ||
+        qdb_qmodel_measure(q, dc, measure_n, &ro, &e) != QDB_OK) {
+        cli_error("%s: %s", model, e.msg);
+        goto out;
+    }
+    printf("passes     BatchNorm folded %d, ReLU bound to 2^k %d, channels equalized %d, "
+           "shift-negative %d, input scale %.4g\n",
+           q->n_bn_folded, q->n_relu_rebound, q->n_equalized, q->n_snc, q->input_scale);
+    if (!no_eval) {
         printf("eval       %s (%lld samples)\n", espec, (long long)fr.n);
         if (fr.labelled && fr.n) {
             double fa = 100.0 * (double)fr.top1 / (double)fr.n;
             double qa = 100.0 * (double)qr.top1 / (double)qr.n;
             printf("float      %.2f %%\n", fa);
-            printf("quantized  %.2f %%   delta %+.2f points\n", qa, qa - fa);
+            if (rs->n) {
+                printf("baseline   %.2f %%   delta %+.2f points (quantized with no rules)\n",
+                       100.0 * re.baseline, 100.0 * re.baseline - fa);
+                printf("quantized  %.2f %%   delta %+.2f points, %+.2f against the baseline\n", qa,
+                       qa - fa, qa - 100.0 * re.baseline);
+            } else {
+                printf("quantized  %.2f %%   delta %+.2f points\n", qa, qa - fa);
+            }
         }
         printf("agreement  %.2f %% of predictions equal the float model's\n",
                fr.n ? 100.0 * (double)agree / (double)fr.n : 0.0);
     }
+    print_rules(rs, &re, no_eval);
     print_table(q);
-    if (report && write_report(report, model, q, no_eval ? NULL : &fr, &qr, agree))
+    if (report && write_report(report, model, q, no_eval ? NULL : &fr, &qr, agree, rs, &re))
         goto out;
     rc = 0;
 out:
+    qdb_rule_eval_free(&re);
     qdb_eval_result_free(&fr);
     qdb_eval_result_free(&qr);
     qdb_qmodel_free(q);
@@ -460,5 +585,7 @@ out:
     qdb_dataset_free(de);
     qdb_graph_free(g);
     qdb_profile_free(&prof);
+usage:
+    qdb_ruleset_free(rs);
     return rc;
 }

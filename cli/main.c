@@ -32,12 +32,16 @@ static const command commands[] = {
     {"quantize", cmd_quantize, "MODEL.onnx [data flags] [--set key=value ...] [--report FILE]",
      "post-training quantization (MCT semantics): float vs quantized accuracy, per-layer table",
      "  --set key=value   a quantization parameter (--help-config lists all, with defaults)\n"
+     "  --rule RULE       a network-editor rule (repeatable), e.g. \"type=Sigmoid : act_bits=16\"\n"
+     "  --rules FILE      rules from a file, one per line ('#' comments)\n"
      "  --report FILE     also write the results as JSON\n"
      "  --measure-n N     representative samples for the per-layer error figures (default 256)\n"
      "  --no-eval         skip the accuracy runs\n"
      "  --batch B, --threads T\n"
      "  (calibration: a seeded random subset of 1024 samples unless --calib-n is given)\n"
      DATA_FLAGS_HELP},
+    {"match", cmd_match, "MODEL.onnx RULE... [--rules FILE]",
+     "dry run of network-editor rules: the layers each one selects", NULL},
 };
 
 void cli_error(const char *fmt, ...)

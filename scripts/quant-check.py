@@ -172,6 +172,42 @@ if ref:
     check(["relu_unbound_correction=true"], lambda r: r["passes"]["relu_rebound"] == 0, "rebound a model without ReLU6")
     check(["activation_channel_equalization=true"], lambda r: r["passes"]["channels_equalized"] == 0, "equalized a model without BatchNorm")
 
+# Rules: provenance in the report, contributions consistent, match's dry run
+rep = os.path.join(OUT, "demo_mbv2-rules.json")
+r = subprocess.run([QDB, "quantize", "models/demo_mbv2.onnx", "--report", rep, "--measure-n", "16",
+                    "--eval-n", "2000", "--rule", "type=HardSwish : act_bits=16",
+                    "--rule", "name=/Concat or name=/Mul : act_quant=off", "--rule", "index=3..4 : w_bits=4"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+if r.returncode != 0:
+    fail("quantize with rules: exit %d: %s" % (r.returncode, r.stderr.strip()))
+else:
+    rr = json.load(open(rep))
+    byn = {l["name"]: l for l in rr["layers"]}
+    if [x["layers"] for x in rr["rules"]] != [6, 2, 2]:
+        fail("rules select %s layers, expected 6, 2, 2" % [x["layers"] for x in rr["rules"]])
+    if rr["evaluations"] != 5:
+        fail("rules: %d evaluations, expected 5" % rr["evaluations"])
+    for x in rr["rules"]:
+        if abs(x["contribution"] - (rr["quant_accuracy"] - x["score_without"])) > 1e-12:
+            fail("rule %s: contribution is not current minus without" % x["text"])
+    if abs(rr["delta_to_baseline"] - (rr["quant_accuracy"] - rr["baseline_accuracy"])) > 1e-12:
+        fail("delta_to_baseline inconsistent")
+    if byn["/Concat"]["act_quantized"] or byn["/Concat"]["set_by_rule"].get("act_quant") != 2:
+        fail("rule 2 did not keep /Concat in float, or its provenance is missing")
+    hs = [l for l in rr["layers"] if l["op"].endswith("HardSwish") and not l.get("shift_of")]
+    if len(hs) != 6 or any(l["act_bits"] != 16 or l["set_by_rule"].get("act_bits") != 1 for l in hs):
+        fail("rule 1: HardSwish layers not at 16 bits by rule 1")
+    w4 = [l for l in rr["layers"] if l["set_by_rule"].get("w_bits") == 3]
+    if len(w4) != 2 or any(l["weight_bits"] != 4 for l in w4):
+        fail("rule 3: index=3..4 did not give 2 layers 4-bit weights")
+    print("quant-check: rules: baseline %.2f %%, current %.2f %%, contributions %s" % (
+        100 * rr["baseline_accuracy"], 100 * rr["quant_accuracy"],
+        ", ".join("%+.2f" % (100 * x["contribution"]) for x in rr["rules"])))
+m = subprocess.run([QDB, "match", "models/demo_mbv2.onnx", "type=Concat or name=/Mul : act_bits=16", "type=Softmax : act_bits=16"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+if m.returncode != 0 or "2 of 27 layers" not in m.stdout or "/Concat" not in m.stdout or "warning: rule 2 matches no layer" not in m.stderr:
+    fail("qdb match: exit %d, %r %r" % (m.returncode, m.stdout, m.stderr))
+
 # Bad input
 def expect(cmd, code, needle):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -184,6 +220,10 @@ expect([QDB, "quantize", "models/demo_cnn.onnx", "--set", "activation_n_bits=1"]
 expect([QDB, "quantize", "models/demo_cnn.onnx", "--set", "activation_eror_method=KL"], 2, "activation_error_method")
 expect([QDB, "quantize", "models/demo_cnn.onnx", "--set", "activation_error_method=KLD"], 2, "KL")
 expect([QDB, "quantize", "models/demo_cnn.onnx", "--calib", "idx:/nonexistent/x.gz"], 1, "/nonexistent/x.gz")
+expect([QDB, "quantize", "models/demo_cnn.onnx", "--rule", "type=Sigmod : act_bits=16"], 2, "did you mean 'Sigmoid'")
+expect([QDB, "quantize", "models/demo_cnn.onnx", "--rule", "all : act_bitz=16"], 2, "act_bits")
+expect([QDB, "quantize", "models/demo_cnn.onnx", "--rule", "all : act_bits=17"], 2, "act_bits")
+expect([QDB, "match", "models/demo_cnn.onnx", "type=Conv and : act_bits=4"], 2, "column")
 
 if failed:
     print("quant-check: %d failure(s)" % len(failed))

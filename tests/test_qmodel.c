@@ -20,86 +20,17 @@
 #include "npy.h"
 #include "onnx_import.h"
 #include "qmodel.h"
+#include "quant_fixtures.h"
 #include "tmpdir.h"
 
-#define dir tmpdir_path()
-
-static uint64_t rng = 88172645463325252ull;
-static double urand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-static float nrand(void)
-{
-    double u = urand() + 1e-12, v = urand();
-    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
-}
-static void fill(float *p, size_t n, float scale, float offset)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = nrand() * scale + offset;
-}
-
-static qdb_graph *load(mb *m)
-{
-    size_t len;
-    uint8_t *buf = mb_pack(m, &len);
-    mb_free(m);
-    qdb_err e = {0};
-    qdb_graph *g = qdb_onnx_load_buffer(buf, len, "test.onnx", NULL, &e);
-    free(buf);
-    if (!g)
-        fail_msg("%s", e.msg);
-    return g;
-}
-
-static qdb_tensor *run(const qdb_graph *g, const qdb_tensor *x)
-{
-    qdb_err e = {0};
-    qdb_exec *ex = qdb_exec_new(g, &e);
-    assert_non_null(ex);
-    qdb_tensor *out = NULL;
-    if (qdb_exec_run(ex, (const qdb_tensor *const *)&x, &out, &e) != QDB_OK)
-        fail_msg("%s", e.msg);
-    qdb_exec_free(ex);
-    return out;
-}
-
-/* max |a - b| / max |a| */
-static double rel_diff(const qdb_tensor *a, const qdb_tensor *b)
-{
-    assert_int_equal(a->numel, b->numel);
-    double m = 0, d = 0;
-    for (size_t i = 0; i < a->numel; i++) {
-        m = fmax(m, fabs(a->data.f[i]));
-        d = fmax(d, fabs((double)a->data.f[i] - b->data.f[i]));
-    }
-    return m > 0 ? d / m : d;
-}
-
-static qdb_tensor *random_input(int64_t n, int64_t c, int64_t h, int64_t w, float scale, float off)
-{
-    int64_t d[4] = {n, c, h, w};
-    qdb_tensor *x = qdb_tensor_new_dims(QDB_F32, 4, d, NULL);
-    fill(x->data.f, x->numel, scale, off);
-    return x;
-}
-
-static qdb_dataset *dataset_of(const char *name, const qdb_tensor *x)
-{
-    char path[300], spec[320];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    qdb_err e = {0};
-    assert_int_equal(qdb_npy_write(path, x, &e), QDB_OK);
-    snprintf(spec, sizeof spec, "npy:%s", path);
-    qdb_dataset *d = qdb_dataset_open(spec, NULL, &e);
-    if (!d)
-        fail_msg("%s", e.msg);
-    return d;
-}
+/* the helpers of tests/support/quant_fixtures.h, under short names */
+#define urand qf_urand
+#define fill qf_fill
+#define load qf_load
+#define run qf_run
+#define rel_diff qf_rel_diff
+#define random_input qf_random_input
+#define dataset_of(name, x) qf_dataset(name, x, NULL)
 
 static int count_ops(const qdb_graph *g, const char *op)
 {

@@ -42,6 +42,16 @@ void qdb_qlayer_clear(qdb_qlayer *l)
     memset(l, 0, sizeof *l);
 }
 
+void qdb_qlayer_defaults(const qdb_qmodel *q, qdb_qlayer *l)
+{
+    qdb_act_config_from_global(&q->cfg, &l->act);
+    qdb_weight_config_from_global(&q->cfg, &l->wcfg);
+    if (l->w_value < 0)
+        l->wcfg.enabled = 0;
+    for (int a = 0; a < QDB_LA_COUNT; a++)
+        l->prov[a] = -1;
+}
+
 void qdb_qlayer_refresh_weights(const qdb_graph *g, qdb_qlayer *l)
 {
     if (l->w_value < 0 || l->anchor_value < 0 || l->anchor_value >= g->n_values)
@@ -330,10 +340,7 @@ qdb_status qdb_form_layers(qdb_qmodel *q, qdb_err *e)
             l->snc_layer = -1;
         }
         l->act_prescale = 1.0;
-        qdb_act_config_from_global(&q->cfg, &l->act);
-        qdb_weight_config_from_global(&q->cfg, &l->wcfg);
-        if (l->w_value < 0)
-            l->wcfg.enabled = 0;
+        qdb_qlayer_defaults(q, l);
     }
     q->n_base_layers = q->n_layers;
 done:

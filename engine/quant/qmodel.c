@@ -122,7 +122,7 @@ static qdb_status select_layer(qdb_qmodel *q, int L, qdb_err *e)
         is_signed = l->hist->min < 0;
     else
         is_signed = qdb_histogram_has_negative(h);
-    int bits = l->snc_applied ? 16 : l->act.n_bits;
+    int bits = l->act.n_bits;
     qdb_status st = QDB_OK;
     qdb_qparams qp;
     for (int m = 0; m < QDB_EM_COUNT && st == QDB_OK; m++) {
@@ -289,8 +289,10 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
         qdb_qlayer *l = &q->layers[i];
         if (l->snc_applied && l->act_active) {
             /* MCT: the activation keeps its threshold (the searched one with
-             * shift_negative_params_search) and moves to 16 bits */
-            l->act_qp.n_bits = 16;
+             * shift_negative_params_search) and moves to 16 bits, unless a
+             * rule set its bits: what a rule sets is what the layer gets */
+            if (l->prov[QDB_LA_ACT_BITS] < 0)
+                l->act_qp.n_bits = 16;
             if (!(l->act.fixed_threshold > 0))
                 l->act_qp.threshold = l->snc_threshold;
             l->act_grid = qdb_qgrid_make(&l->act_qp);

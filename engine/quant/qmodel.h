@@ -29,6 +29,7 @@
 #include "eval.h"
 #include "graph.h"
 #include "histogram.h"
+#include "layer_attr.h"
 #include "quant_config.h"
 #include "quantizer.h"
 
@@ -69,6 +70,8 @@ typedef struct qdb_qlayer {
 
     qdb_act_config act;      /* resolved configuration */
     qdb_weight_config wcfg;
+    int prov[QDB_LA_COUNT];  /* which rule set each attribute (index in the rule
+                              * list), -1: the global configuration */
 
     /* statistics (float network, representative set) */
     qdb_histogram *hist;     /* of out_value; NULL before calibration */
@@ -142,6 +145,13 @@ void qdb_qmodel_eval_opts(qdb_qmodel *q, qdb_eval_opts *o);
  * `d` (0 = all). */
 qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qdb_run_opts *o,
                               qdb_err *e);
+
+/* Forget the quantization (the layers corrections added, graphs g and gq),
+ * keeping the statistics: layer positions are the base layers' again. */
+void qdb_qmodel_reset(qdb_qmodel *q);
+
+/* Reset layer l's configuration to the global one (no rule). */
+void qdb_qlayer_defaults(const qdb_qmodel *q, qdb_qlayer *l);
 
 /* Layer by name; -1 if none. */
 int qdb_qmodel_find_layer(const qdb_qmodel *q, const char *name);

@@ -49,8 +49,6 @@ void qdb_qlayer_clear(qdb_qlayer *l);
 /* A weighted layer's kernel and bias as its node in g reads them now (the
  * passes give nodes private copies of shared constants). */
 void qdb_qlayer_refresh_weights(const qdb_graph *g, qdb_qlayer *l);
-/* Forget the quantization (added layers, graphs g and gq); keep statistics. */
-void qdb_qmodel_reset(qdb_qmodel *q);
 qdb_status qdb_qmodel_map_values(qdb_qmodel *q, qdb_err *e);
 
 #endif

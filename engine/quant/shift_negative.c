@@ -151,6 +151,9 @@ static qdb_status add_layer(qdb_qmodel *q, int L, int value, double shift, qdb_e
     s->snc_layer = -1;
     s->w_value = s->b_value = -1;
     s->act = src->act;
+    for (int a = 0; a < QDB_LA_COUNT; a++) /* the activation's settings and their origin */
+        s->prov[a] = qdb_layer_attr_is_weight(a) ? -1 : src->prov[a];
+    s->wcfg.enabled = 0;
     s->act.signedness = QDB_SIGN_UNSIGNED;
     s->act.shift_negative = 0;
     s->act_prescale = 1.0;
@@ -161,9 +164,7 @@ static qdb_status add_layer(qdb_qmodel *q, int L, int value, double shift, qdb_e
 qdb_status qdb_shift_negative(qdb_qmodel *q, qdb_err *e)
 {
     qdb_graph *g = q->g;
-    q->n_snc = 0;
-    if (!q->cfg.shift_negative_activation_correction)
-        return QDB_OK;
+    q->n_snc = 0; /* per layer: act.shift_negative (global flag or rule) */
     qdb_uses u;
     qdb_status st = qdb_uses_build(g, &u, e);
     if (st != QDB_OK)

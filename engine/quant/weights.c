@@ -149,7 +149,7 @@ qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
             }
     }
     /* bias correction */
-    if (l->wcfg.bias_correction && q->cfg.weights_bias_correction && l->in_mean) {
+    if (l->wcfg.bias_correction && l->in_mean) {
         double *eps = calloc((size_t)ch, sizeof *eps);
         if (!eps) {
             st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");

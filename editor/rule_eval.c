@@ -1,0 +1,100 @@
+/* rule_eval.c - per-rule accuracy contributions (see rule_eval.h). */
+#include "rule_eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Apply rs to q, quantize, evaluate on d: the score (and the result when
+ * `keep` is given). */
+static qdb_status score(qdb_qmodel *q, const qdb_ruleset *rs, int *matches, qdb_dataset *d,
+                        const int64_t *float_pred, const qdb_eval_opts *o, double *s,
+                        qdb_eval_result *keep, qdb_err *e)
+{
+    qdb_status st = qdb_ruleset_apply(rs, q, matches, e);
+    if (st == QDB_OK)
+        st = qdb_qmodel_quantize(q, e);
+    if (st == QDB_OK)
+        st = qdb_dataset_rewind(d, e);
+    if (st != QDB_OK)
+        return st;
+    qdb_eval_opts eo = *o;
+    qdb_qmodel_eval_opts(q, &eo);
+    qdb_eval_result r;
+    if ((st = qdb_eval_run(q->gq, d, &eo, &r, e)) != QDB_OK)
+        return st;
+    if (r.labelled) {
+        *s = r.n ? (double)r.top1 / (double)r.n : NAN;
+    } else if (float_pred) {
+        int64_t same = 0;
+        for (int64_t i = 0; i < r.n; i++)
+            same += r.pred[i] == float_pred[i];
+        *s = r.n ? (double)same / (double)r.n : NAN;
+    } else {
+        *s = NAN;
+    }
+    if (keep)
+        *keep = r;
+    else
+        qdb_eval_result_free(&r);
+    return QDB_OK;
+}
+
+qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset *d,
+                              const int64_t *float_pred, const qdb_eval_opts *o,
+                              qdb_rule_eval *out, qdb_err *e)
+{
+    memset(out, 0, sizeof *out);
+    out->n_rules = rs->n;
+    out->labelled = qdb_dataset_has_labels(d);
+    out->matches = calloc((size_t)(rs->n ? rs->n : 1), sizeof *out->matches);
+    out->without = calloc((size_t)(rs->n ? rs->n : 1), sizeof *out->without);
+    qdb_ruleset *none = qdb_ruleset_new();
+    qdb_status st = QDB_OK;
+    if (!out->matches || !out->without || !none) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((st = score(q, none, NULL, d, float_pred, o, &out->baseline, NULL, e)) != QDB_OK)
+        goto done;
+    out->evaluations++;
+    int enabled = 0;
+    for (int i = 0; i < rs->n; i++)
+        enabled += rs->rules[i]->enabled;
+    for (int i = 0; i < rs->n; i++) {
+        out->without[i] = NAN;
+        if (!rs->rules[i]->enabled)
+            continue;
+        if (enabled == 1) {
+            out->without[i] = out->baseline; /* without the only rule: no rules */
+            continue;
+        }
+        qdb_ruleset *rest = qdb_ruleset_clone(rs, i, e);
+        if (!rest) {
+            st = e && e->code ? e->code : QDB_ERR_NOMEM;
+            goto done;
+        }
+        st = score(q, rest, NULL, d, float_pred, o, &out->without[i], NULL, e);
+        qdb_ruleset_free(rest);
+        if (st != QDB_OK)
+            goto done;
+        out->evaluations++;
+    }
+    /* last, so that q is left with every rule */
+    if ((st = score(q, rs, out->matches, d, float_pred, o, &out->current, &out->cur, e)) != QDB_OK)
+        goto done;
+    out->evaluations++;
+done:
+    qdb_ruleset_free(none);
+    if (st != QDB_OK)
+        qdb_rule_eval_free(out);
+    return st;
+}
+
+void qdb_rule_eval_free(qdb_rule_eval *r)
+{
+    free(r->matches);
+    free(r->without);
+    qdb_eval_result_free(&r->cur);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,34 @@
+/* rule_eval.h - what each rule is worth: the quantized accuracy with no
+ * rules (the baseline), with every enabled rule (current), and with every
+ * enabled rule but one (for each rule: its own contribution is current
+ * minus that). Statistics are reused: only thresholds, weights and the
+ * evaluation run again for each configuration. */
+#ifndef QDB_RULE_EVAL_H
+#define QDB_RULE_EVAL_H
+
+#include "eval.h"
+#include "qmodel.h"
+#include "ruleset.h"
+
+typedef struct qdb_rule_eval {
+    int n_rules;
+    int *matches;            /* per rule: layers selected */
+    double baseline;         /* score with no rules */
+    double current;          /* score with every enabled rule */
+    double *without;         /* per rule: score without it (NAN: disabled rule) */
+    int labelled;            /* scores are top-1 accuracy; else agreement with
+                              * the float model's predictions */
+    int evaluations;         /* evaluation passes spent */
+    qdb_eval_result cur;     /* the current configuration's full result */
+} qdb_rule_eval;
+
+/* Score the configurations on `d` (rewound before each pass). float_pred
+ * (the float model's predictions on d) scores unlabelled sets; it may be
+ * NULL for labelled ones. The eval options' hook fields are set here. On
+ * return q is quantized with every enabled rule. */
+qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset *d,
+                              const int64_t *float_pred, const qdb_eval_opts *o,
+                              qdb_rule_eval *out, qdb_err *e);
+void qdb_rule_eval_free(qdb_rule_eval *r);
+
+#endif
