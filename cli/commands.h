@@ -9,6 +9,8 @@ int cmd_infer(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_match(int argc, char **argv);
+int cmd_sensitivity(int argc, char **argv);
+int cmd_bisect(int argc, char **argv);
 
 /* Print "qdb: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -63,6 +63,17 @@ void qdb_qlayer_refresh_weights(const qdb_graph *g, qdb_qlayer *l)
     l->b_value = g->nodes[n].n_in > 2 ? g->nodes[n].in[2] : -1;
 }
 
+const qdb_qlayer *qdb_qmodel_own_layer(const qdb_qmodel *q, int i)
+{
+    for (int L = 0, k = 0; L < q->n_layers; L++) {
+        if (q->layers[L].shift_of >= 0)
+            continue;
+        if (k++ == i)
+            return &q->layers[L];
+    }
+    return NULL;
+}
+
 int qdb_qmodel_find_layer(const qdb_qmodel *q, const char *name)
 {
     for (int i = 0; i < q->n_layers; i++)

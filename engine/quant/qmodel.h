@@ -153,6 +153,10 @@ void qdb_qmodel_reset(qdb_qmodel *q);
 /* Reset layer l's configuration to the global one (no rule). */
 void qdb_qlayer_defaults(const qdb_qmodel *q, qdb_qlayer *l);
 
+/* The model's own layer at position i (as rules and searches count them,
+ * skipping the layers corrections add); NULL when out of range. */
+const qdb_qlayer *qdb_qmodel_own_layer(const qdb_qmodel *q, int i);
+
 /* Layer by name; -1 if none. */
 int qdb_qmodel_find_layer(const qdb_qmodel *q, const char *name);
 

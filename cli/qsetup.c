@@ -1,0 +1,163 @@
+/* qsetup.c - common flags and setup of the quantization commands (see
+ * qsetup.h). */
+#include "qsetup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "eval.h"
+#include "kernels.h"
+#include "onnx_import.h"
+#include "progress.h"
+
+int qsetup_init(qsetup *s)
+{
+    memset(s, 0, sizeof *s);
+    data_flags_init(&s->df);
+    qdb_quant_config_init(&s->cfg);
+    s->batch = 64;
+    s->rs = qdb_ruleset_new();
+    if (!s->rs) {
+        cli_error("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_long(const char *flag, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi) {
+        cli_error("%s: expected a number from %ld to %ld, got '%s'", flag, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int qsetup_parse(qsetup *s, int argc, char **argv, int *i)
+{
+    int r = data_flags_parse(&s->df, argc, argv, i);
+    if (r)
+        return r;
+    const char *a = argv[*i];
+    qdb_err e = {0};
+    int has_value = *i + 1 < argc;
+    if (!strcmp(a, "--rule") && has_value) {
+        if (qdb_ruleset_add_text(s->rs, argv[++*i], &e) != QDB_OK) {
+            cli_error("--rule '%s': %s", argv[*i], e.msg);
+            return -1;
+        }
+    } else if (!strcmp(a, "--rules") && has_value) {
+        if (qdb_ruleset_load_file(s->rs, argv[++*i], &e) != QDB_OK) {
+            cli_error("%s", e.msg);
+            return -1;
+        }
+    } else if ((!strcmp(a, "--set") && has_value) || !strncmp(a, "--set=", 6)) {
+        const char *kv = a[5] == '=' ? a + 6 : argv[++*i];
+        if (qdb_quant_config_set_kv(&s->cfg, kv, &e) != QDB_OK) {
+            cli_error("--set %s: %s", kv, e.msg);
+            return -1;
+        }
+    } else if (!strcmp(a, "--batch") && has_value) {
+        return parse_long(a, argv[++*i], 1, 4096, &s->batch) ? -1 : 1;
+    } else if (!strcmp(a, "--threads") && has_value) {
+        return parse_long(a, argv[++*i], 1, 4096, &s->threads) ? -1 : 1;
+    } else if (a[0] != '-' && !s->model) {
+        s->model = a;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int qsetup_open(qsetup *s, int need_eval, int64_t eval_n)
+{
+    qdb_err e = {0};
+    if (s->threads)
+        qdb_kernels_set_threads((int)s->threads);
+    if (qdb_profile_load(s->model, &s->prof, &e) != QDB_OK) {
+        cli_error("%s", e.msg);
+        return 1;
+    }
+    s->have_prof = 1;
+    if (!(s->g = qdb_onnx_load(s->model, NULL, &e))) {
+        cli_error("%s", e.msg);
+        return 1;
+    }
+    const char *where = s->prof.path ? s->prof.path : "a profile beside the model (MODEL.qdb.json)";
+    s->cspec = s->df.calib ? s->df.calib : s->prof.calib;
+    s->espec = s->df.eval ? s->df.eval : s->prof.eval;
+    if (!s->cspec) {
+        cli_error("%s: no representative set: give --calib SPEC, or name one in %s", s->model, where);
+        return 1;
+    }
+    if (!s->espec && need_eval) {
+        cli_error("%s: no evaluation set: give --eval SPEC, or name one in %s", s->model, where);
+        return 1;
+    }
+    qdb_dataset_opts o;
+    int default_n = s->df.calib_n == 0;
+    data_flags_opts(&s->df, &s->prof, 0, &o);
+    data_flags_fit_model(s->g, &o);
+    if (!(s->dc = qdb_dataset_open(s->cspec, &o, &e)) || qdb_eval_check_fit(s->g, s->dc, &e)) {
+        cli_error("%s", e.msg);
+        return 1;
+    }
+    if (default_n && qdb_dataset_count(s->dc) > QSETUP_DEFAULT_CALIB_N) {
+        /* by default a seeded random subset, not the whole (large) set */
+        qdb_dataset_free(s->dc);
+        o.n = QSETUP_DEFAULT_CALIB_N;
+        o.shuffle = 1;
+        if (!(s->dc = qdb_dataset_open(s->cspec, &o, &e))) {
+            cli_error("%s", e.msg);
+            return 1;
+        }
+    }
+    if (need_eval) {
+        data_flags_opts(&s->df, &s->prof, 1, &o);
+        data_flags_fit_model(s->g, &o);
+        if (eval_n > 0 && !s->df.eval_n) {
+            qdb_dataset *probe = qdb_dataset_open(s->espec, &o, &e);
+            if (!probe) {
+                cli_error("%s", e.msg);
+                return 1;
+            }
+            if (qdb_dataset_count(probe) > eval_n) {
+                o.n = eval_n;
+                o.shuffle = 1; /* a seeded random subset */
+            }
+            qdb_dataset_free(probe);
+        }
+        if (!(s->de = qdb_dataset_open(s->espec, &o, &e)) || qdb_eval_check_fit(s->g, s->de, &e)) {
+            cli_error("%s", e.msg);
+            return 1;
+        }
+    }
+    if (!(s->q = qdb_qmodel_new(s->g, &s->cfg, &e))) {
+        cli_error("%s", e.msg);
+        return 1;
+    }
+    qdb_run_opts ro = {.batch = (int)s->batch, .progress = cli_progress_if_tty(), .user = "calibrating"};
+    if (qdb_qmodel_calibrate(s->q, s->dc, &ro, &e) != QDB_OK ||
+        qdb_ruleset_apply(s->rs, s->q, NULL, &e) != QDB_OK || qdb_qmodel_quantize(s->q, &e) != QDB_OK) {
+        cli_error("%s: %s", s->model, e.msg);
+        return 1;
+    }
+    return 0;
+}
+
+void qsetup_close(qsetup *s)
+{
+    qdb_qmodel_free(s->q);
+    qdb_dataset_free(s->dc);
+    qdb_dataset_free(s->de);
+    qdb_graph_free(s->g);
+    if (s->have_prof)
+        qdb_profile_free(&s->prof);
+    qdb_ruleset_free(s->rs);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,51 @@
+/* qsetup.h - what the quantization commands (quantize, sensitivity,
+ * bisect) share: their common flags (data flags, --set, --rule, --rules,
+ * --batch, --threads) and the setup they all start with: profile, model,
+ * representative set (a seeded random subset of 1024 samples unless
+ * --calib-n says otherwise), evaluation set, calibration, rules. */
+#ifndef QDB_CLI_QSETUP_H
+#define QDB_CLI_QSETUP_H
+
+#include "data_flags.h"
+#include "profile.h"
+#include "qmodel.h"
+#include "ruleset.h"
+
+#define QSETUP_DEFAULT_CALIB_N 1024
+
+#define QSETUP_HELP                                                                          \
+    "  --set key=value   a quantization parameter (qdb quantize --help-config lists all)\n"  \
+    "  --rule RULE       a network-editor rule (repeatable), e.g. \"type=Sigmoid : act_bits=16\"\n" \
+    "  --rules FILE      rules from a file, one per line ('#' comments)\n"                    \
+    "  --batch B, --threads T\n"                                                             \
+    "  (calibration: a seeded random subset of 1024 samples unless --calib-n is given)\n"     \
+    DATA_FLAGS_HELP
+
+typedef struct qsetup {
+    const char *model;
+    data_flags df;
+    qdb_quant_config cfg;
+    qdb_ruleset *rs;
+    long batch, threads;
+    /* after qsetup_open */
+    qdb_profile prof;
+    int have_prof;
+    const char *cspec, *espec;
+    qdb_graph *g;
+    qdb_dataset *dc, *de;
+    qdb_qmodel *q;
+} qsetup;
+
+/* Defaults; NULL on OOM (message printed). */
+int qsetup_init(qsetup *s);
+/* If argv[*i] is a common flag or the model, consume it: 1; not one: 0;
+ * an invalid value: -1 (message printed). */
+int qsetup_parse(qsetup *s, int argc, char **argv, int *i);
+/* Load and calibrate; apply the rules. eval_n > 0 opens a seeded random
+ * subset of that many evaluation samples (0: the evaluation flags decide),
+ * need_eval = 0 opens no evaluation set. Returns 0, or 1 with the message
+ * printed. */
+int qsetup_open(qsetup *s, int need_eval, int64_t eval_n);
+void qsetup_close(qsetup *s);
+
+#endif
