@@ -208,6 +208,38 @@ m = subprocess.run([QDB, "match", "models/demo_mbv2.onnx", "type=Concat or name=
 if m.returncode != 0 or "2 of 27 layers" not in m.stdout or "/Concat" not in m.stdout or "warning: rule 2 matches no layer" not in m.stderr:
     fail("qdb match: exit %d, %r %r" % (m.returncode, m.stdout, m.stderr))
 
+# Culprits: a 2-bit-weight layer made on purpose; bisect names it and writes its rule,
+# sensitivity ranks it first (probe of 500 test images)
+bj = os.path.join(OUT, "bisect.json")
+br = os.path.join(OUT, "bisect.rules")
+r = subprocess.run([QDB, "bisect", "models/demo_mbv2.onnx", "--rule", "index=9 : w_bits=2",
+                    "--json", bj, "--emit-rules", br], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+if r.returncode != 0:
+    fail("bisect: exit %d: %s" % (r.returncode, r.stderr.strip()))
+else:
+    b = json.load(open(bj))
+    if not b["found"] or [c["index"] for c in b["culprits"]] != [9]:
+        fail("bisect culprits %s, expected [9]" % [c["index"] for c in b["culprits"]])
+    if b["evaluations"] != len(b["steps"]) or b["evaluations"] > 2 * 5 + 3:
+        fail("bisect: %d probes for 27 layers" % b["evaluations"])
+    if b["final_score"] < b["target"] or b["base_score"] >= b["target"]:
+        fail("bisect: scores %s" % {k: b[k] for k in ("base_score", "final_score", "target")})
+    rules = [l for l in open(br) if l.strip() and not l.startswith("#")]
+    if rules != ["name=/blocks/blocks.2/block/block.0/Conv : act_quant=off, w_quant=off\n"]:
+        fail("bisect --emit-rules wrote %r" % rules)
+    print("quant-check: bisect: culprit %s in %d probes" % (b["culprits"][0]["name"], b["evaluations"]))
+sj = os.path.join(OUT, "sensitivity.json")
+r = subprocess.run([QDB, "sensitivity", "models/demo_mbv2.onnx", "--rule", "index=9 : w_bits=2",
+                    "--json", sj, "--top", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+if r.returncode != 0:
+    fail("sensitivity: exit %d: %s" % (r.returncode, r.stderr.strip()))
+else:
+    sv = json.load(open(sj))
+    if not sv["complete"] or len(sv["layers"]) != 27 or sv["evaluations"] != 1 + 2 * 27:
+        fail("sensitivity: %d layers, %d evaluations" % (len(sv["layers"]), sv["evaluations"]))
+    if sv["layers"][0]["index"] != 9:
+        fail("sensitivity ranks layer %d first, expected 9" % sv["layers"][0]["index"])
+
 # Bad input
 def expect(cmd, code, needle):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -224,6 +256,8 @@ expect([QDB, "quantize", "models/demo_cnn.onnx", "--rule", "type=Sigmod : act_bi
 expect([QDB, "quantize", "models/demo_cnn.onnx", "--rule", "all : act_bitz=16"], 2, "act_bits")
 expect([QDB, "quantize", "models/demo_cnn.onnx", "--rule", "all : act_bits=17"], 2, "act_bits")
 expect([QDB, "match", "models/demo_cnn.onnx", "type=Conv and : act_bits=4"], 2, "column")
+expect([QDB, "bisect", "models/demo_cnn.onnx", "--precision", "8"], 2, "--precision")
+expect([QDB, "sensitivity", "models/demo_cnn.onnx", "--subset", "0"], 2, "--subset")
 
 if failed:
     print("quant-check: %d failure(s)" % len(failed))
