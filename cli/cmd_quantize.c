@@ -11,13 +11,11 @@
 
 #include "atomic_file.h"
 #include "commands.h"
-#include "data_flags.h"
 #include "eval.h"
-#include "kernels.h"
-#include "onnx_import.h"
 #include "progress.h"
 #include "qmodel.h"
 #include "rule_eval.h"
+#include "qsetup.h"
 #include "ruleset.h"
 
 #define QUANTIZE_USAGE                                                                     \
@@ -33,7 +31,6 @@
     "  --no-eval         skip the accuracy runs (thresholds and error figures only)\n"       \
     "  calibration uses a seeded random subset of 1024 samples unless --calib-n says otherwise\n"
 
-#define DEFAULT_CALIB_N 1024 /* representative samples unless --calib-n says otherwise */
 #define WORST_MARKED 3
 
 static void print_config_help(void)
@@ -365,161 +362,69 @@ static int parse_int(const char *flag, const char *v, long lo, long hi, long *ou
 
 int cmd_quantize(int argc, char **argv)
 {
-    const char *model = NULL, *report = NULL;
-    long batch = 64, threads = 0, measure_n = 256;
-    int no_eval = 0;
-    data_flags df;
-    data_flags_init(&df);
-    qdb_quant_config cfg;
-    qdb_quant_config_init(&cfg);
-    qdb_err e = {0};
-    qdb_ruleset *rs = qdb_ruleset_new();
-    if (!rs) {
-        cli_error("out of memory");
+    qsetup s;
+    if (qsetup_init(&s))
         return 1;
-    }
-    int rc = 2;
+    const char *report = NULL;
+    long measure_n = 256;
+    int no_eval = 0, rc = 2;
+    qdb_err e = {0};
+    qdb_eval_result fr = {0}, qr = {0};
+    qdb_rule_eval re = {0};
     for (int i = 1; i < argc; i++) {
-        int r = data_flags_parse(&df, argc, argv, &i);
+        int r = qsetup_parse(&s, argc, argv, &i);
         if (r < 0)
-            goto usage;
+            goto out;
         if (r > 0)
             continue;
         const char *a = argv[i];
-        if (!strcmp(a, "--rule") && i + 1 < argc) {
-            if (qdb_ruleset_add_text(rs, argv[++i], &e) != QDB_OK) {
-                cli_error("--rule '%s': %s", argv[i], e.msg);
-                goto usage;
-            }
-        } else if (!strcmp(a, "--rules") && i + 1 < argc) {
-            if (qdb_ruleset_load_file(rs, argv[++i], &e) != QDB_OK) {
-                cli_error("%s", e.msg);
-                goto usage;
-            }
-        } else if (!strcmp(a, "--set") && i + 1 < argc) {
-            if (qdb_quant_config_set_kv(&cfg, argv[++i], &e) != QDB_OK) {
-                cli_error("--set %s: %s", argv[i], e.msg);
-                goto usage;
-            }
-        } else if (!strncmp(a, "--set=", 6)) {
-            if (qdb_quant_config_set_kv(&cfg, a + 6, &e) != QDB_OK) {
-                cli_error("--set %s: %s", a + 6, e.msg);
-                goto usage;
-            }
-        } else if (!strcmp(a, "--report") && i + 1 < argc) {
+        if (!strcmp(a, "--report") && i + 1 < argc) {
             report = argv[++i];
-        } else if (!strcmp(a, "--batch") && i + 1 < argc) {
-            if (parse_int(a, argv[++i], 1, 4096, &batch))
-                goto usage;
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            if (parse_int(a, argv[++i], 1, 4096, &threads))
-                goto usage;
         } else if (!strcmp(a, "--measure-n") && i + 1 < argc) {
             if (parse_int(a, argv[++i], 0, 1L << 30, &measure_n))
-                goto usage;
+                goto out;
         } else if (!strcmp(a, "--no-eval")) {
             no_eval = 1;
         } else if (!strcmp(a, "--help-config")) {
             print_config_help();
             rc = 0;
-            goto usage;
-        } else if (a[0] != '-' && !model) {
-            model = a;
+            goto out;
         } else {
             cli_error("quantize: unexpected argument '%s'\n%s" DATA_FLAGS_HELP, a, QUANTIZE_USAGE);
-            goto usage;
+            goto out;
         }
     }
-    if (!model) {
+    if (!s.model) {
         cli_error("%s", QUANTIZE_USAGE);
-        goto usage;
+        goto out;
     }
-    if (threads)
-        qdb_kernels_set_threads((int)threads);
-    int default_calib_n = df.calib_n == 0;
-
     rc = 1;
-    qdb_profile prof;
-    qdb_graph *g = NULL;
-    qdb_dataset *dc = NULL, *de = NULL;
-    qdb_qmodel *q = NULL;
-    qdb_eval_result fr = {0}, qr = {0};
-    qdb_rule_eval re = {0};
-    if (qdb_profile_load(model, &prof, &e) != QDB_OK) {
-        cli_error("%s", e.msg);
-        goto usage;
-    }
-    if (!(g = qdb_onnx_load(model, NULL, &e))) {
-        cli_error("%s", e.msg);
+    if (qsetup_open(&s, !no_eval, 0))
         goto out;
-    }
-    const char *cspec = df.calib ? df.calib : prof.calib;
-    const char *espec = df.eval ? df.eval : prof.eval;
-    if (!cspec) {
-        cli_error("%s: no representative set: give --calib SPEC, or name one in %s", model,
-                  prof.path ? prof.path : "a profile beside the model (MODEL.qdb.json)");
-        goto out;
-    }
-    if (!espec && !no_eval) {
-        cli_error("%s: no evaluation set: give --eval SPEC (or --no-eval), or name one in %s",
-                  model, prof.path ? prof.path : "a profile beside the model (MODEL.qdb.json)");
-        goto out;
-    }
-    qdb_dataset_opts o;
-    data_flags_opts(&df, &prof, 0, &o);
-    data_flags_fit_model(g, &o);
-    if (!(dc = qdb_dataset_open(cspec, &o, &e)) || qdb_eval_check_fit(g, dc, &e) != QDB_OK) {
-        cli_error("%s", e.msg);
-        goto out;
-    }
-    if (default_calib_n && qdb_dataset_count(dc) > DEFAULT_CALIB_N) {
-        /* by default a seeded random subset, not the whole (large) set */
-        qdb_dataset_free(dc);
-        df.calib_n = DEFAULT_CALIB_N;
-        data_flags_opts(&df, &prof, 0, &o);
-        data_flags_fit_model(g, &o);
-        if (!(dc = qdb_dataset_open(cspec, &o, &e))) {
-            cli_error("%s", e.msg);
-            goto out;
-        }
-        df.calib_n = 0; /* the evaluation set's options do not inherit it */
-    }
-    if (!no_eval) {
-        data_flags_opts(&df, &prof, 1, &o);
-        data_flags_fit_model(g, &o);
-        if (!(de = qdb_dataset_open(espec, &o, &e)) || qdb_eval_check_fit(g, de, &e) != QDB_OK) {
-            cli_error("%s", e.msg);
-            goto out;
-        }
-    }
-    if (!(q = qdb_qmodel_new(g, &cfg, &e))) {
-        cli_error("%s", e.msg);
-        goto out;
-    }
+    const char *model = s.model;
+    qdb_qmodel *q = s.q;
+    const qdb_quant_config *cfg = &s.cfg;
+    const qdb_ruleset *rs = s.rs;
     cli_progress_fn pf = cli_progress_if_tty();
-    qdb_run_opts ro = {.batch = (int)batch, .progress = pf, .user = "calibrating"};
-    if (qdb_qmodel_calibrate(q, dc, &ro, &e) != QDB_OK) {
-        cli_error("%s: %s", model, e.msg);
-        goto out;
-    }
+    qdb_run_opts ro = {.batch = (int)s.batch, .progress = pf};
     printf("model      %s\n", model);
-    printf("calib      %s (%lld samples, seed %llu)\n", cspec, (long long)q->calib_samples,
-           (unsigned long long)df.seed);
+    printf("calib      %s (%lld samples, seed %llu)\n", s.cspec, (long long)q->calib_samples,
+           (unsigned long long)s.df.seed);
     printf("config     activations %s %s %d bits, weights %s %s %d bits %s\n",
-           qdb_quant_method_name(cfg.activation_quantization_method),
-           qdb_error_method_name(cfg.activation_error_method), cfg.activation_n_bits,
-           qdb_quant_method_name(cfg.weights_quantization_method),
-           qdb_error_method_name(cfg.weights_error_method), cfg.weights_n_bits,
-           cfg.weights_per_channel_threshold ? "per channel" : "per tensor");
+           qdb_quant_method_name(cfg->activation_quantization_method),
+           qdb_error_method_name(cfg->activation_error_method), cfg->activation_n_bits,
+           qdb_quant_method_name(cfg->weights_quantization_method),
+           qdb_error_method_name(cfg->weights_error_method), cfg->weights_n_bits,
+           cfg->weights_per_channel_threshold ? "per channel" : "per tensor");
     int64_t agree = -1;
     if (!no_eval) {
-        qdb_eval_opts eo = {.batch = (int)batch, .progress = pf, .user = "float"};
-        if (qdb_eval_run(g, de, &eo, &fr, &e) != QDB_OK) {
+        qdb_eval_opts eo = {.batch = (int)s.batch, .progress = pf, .user = "float"};
+        if (qdb_eval_run(s.g, s.de, &eo, &fr, &e) != QDB_OK) {
             cli_error("%s", e.msg);
             goto out;
         }
         eo.user = "quantized";
-        if (qdb_rules_evaluate(q, rs, de, fr.pred, &eo, &re, &e) != QDB_OK) {
+        if (qdb_rules_evaluate(q, rs, s.de, fr.pred, &eo, &re, &e) != QDB_OK) {
             cli_error("%s: %s", model, e.msg);
             goto out;
         }
@@ -529,6 +434,7 @@ int cmd_quantize(int argc, char **argv)
         for (int64_t i = 0; i < fr.n && i < qr.n; i++)
             agree += fr.pred[i] == qr.pred[i];
     } else {
+        /* qsetup_open applied the rules; count what each selects */
         re.matches = calloc((size_t)(rs->n ? rs->n : 1), sizeof *re.matches);
         if (!re.matches || qdb_ruleset_apply(rs, q, re.matches, &e) != QDB_OK ||
             qdb_qmodel_quantize(q, &e) != QDB_OK) {
@@ -545,8 +451,8 @@ int cmd_quantize(int argc, char **argv)
             free(t);
         }
     ro.user = "measuring";
-    if (qdb_dataset_rewind(dc, &e) != QDB_OK ||
-        qdb_qmodel_measure(q, dc, measure_n, &ro, &e) != QDB_OK) {
+    if (qdb_dataset_rewind(s.dc, &e) != QDB_OK ||
+        qdb_qmodel_measure(q, s.dc, measure_n, &ro, &e) != QDB_OK) {
         cli_error("%s: %s", model, e.msg);
         goto out;
     }
@@ -554,7 +460,7 @@ int cmd_quantize(int argc, char **argv)
            "shift-negative %d, input scale %.4g\n",
            q->n_bn_folded, q->n_relu_rebound, q->n_equalized, q->n_snc, q->input_scale);
     if (!no_eval) {
-        printf("eval       %s (%lld samples)\n", espec, (long long)fr.n);
+        printf("eval       %s (%lld samples)\n", s.espec, (long long)fr.n);
         if (fr.labelled && fr.n) {
             double fa = 100.0 * (double)fr.top1 / (double)fr.n;
             double qa = 100.0 * (double)qr.top1 / (double)qr.n;
@@ -580,12 +486,6 @@ out:
     qdb_rule_eval_free(&re);
     qdb_eval_result_free(&fr);
     qdb_eval_result_free(&qr);
-    qdb_qmodel_free(q);
-    qdb_dataset_free(dc);
-    qdb_dataset_free(de);
-    qdb_graph_free(g);
-    qdb_profile_free(&prof);
-usage:
-    qdb_ruleset_free(rs);
+    qsetup_close(&s);
     return rc;
 }
