@@ -3,6 +3,11 @@
  * threshold selection for every layer with every error method (ms), and
  * evaluation throughput of the fake-quantized network against the float
  * network on the same samples (the simulation overhead, goal < 15 %).
+ * Then the editor's loop: one single-layer rule (4-bit activations on the
+ * first, a middle and the last layer) applied, quantized again and
+ * re-evaluated on the whole evaluation set through the evaluation cache,
+ * against a quantization from scratch (calibration, quantization, full
+ * evaluation).
  * The overhead is measured against the float graph the simulation is built
  * on (shift-negative correction's extra nodes included), and also against
  * the source model. Prints one JSON line.
@@ -21,6 +26,8 @@
 #include "onnx_import.h"
 #include "profile.h"
 #include "qmodel.h"
+#include "eval_cache.h"
+#include "ruleset.h"
 #include "threshold.h"
 
 static double now_s(void)
@@ -114,15 +121,66 @@ int main(int argc, char **argv)
                 *best = r->seconds;
         }
     }
+    /* the editor's loop: a full cached evaluation, then single-layer rules */
+    double t_edit[3] = {0}, t_full = 0;
+    int edit_at[3], edit_start[3] = {0}, n_nodes = 0;
+    {
+        qdb_eval_cache *cache = qdb_eval_cache_new(0, &e);
+        qdb_ruleset *none = qdb_ruleset_new();
+        qdb_eval_opts eo = {.batch = (int)batch};
+        qdb_eval_result r = {0};
+        if (!cache || !none || qdb_ruleset_apply(none, q, NULL, &e) || qdb_qmodel_quantize(q, &e))
+            goto fail;
+        double t1 = now_s();
+        if (qdb_eval_cached(cache, q, de, &eo, &r, &e) != QDB_OK)
+            goto fail;
+        t_full = now_s() - t1;
+        qdb_eval_result_free(&r);
+        int own = 0;
+        for (int i = 0; i < q->n_layers; i++)
+            own += q->layers[i].shift_of < 0;
+        edit_at[0] = 1;
+        edit_at[1] = own / 2;
+        edit_at[2] = own - 1;
+        for (int k = 2; k >= 0; k--) {
+            char text[64];
+            snprintf(text, sizeof text, "index=%d : act_bits=4", edit_at[k]);
+            qdb_ruleset *rs = qdb_ruleset_new();
+            t1 = now_s();
+            if (!rs || qdb_ruleset_add_text(rs, text, &e) || qdb_ruleset_apply(rs, q, NULL, &e) ||
+                qdb_qmodel_quantize(q, &e) || qdb_eval_cached(cache, q, de, &eo, &r, &e)) {
+                qdb_ruleset_free(rs);
+                goto fail;
+            }
+            t_edit[k] = now_s() - t1;
+            qdb_eval_cache_stats(cache, &edit_start[k], &n_nodes, NULL);
+            qdb_eval_result_free(&r);
+            /* back to no rules for the next edit */
+            if (qdb_ruleset_apply(none, q, NULL, &e) || qdb_qmodel_quantize(q, &e) ||
+                qdb_eval_cached(cache, q, de, &eo, &r, &e)) {
+                qdb_ruleset_free(rs);
+                goto fail;
+            }
+            qdb_eval_result_free(&r);
+            qdb_ruleset_free(rs);
+        }
+        qdb_ruleset_free(none);
+        qdb_eval_cache_free(cache);
+    }
+    double t_scratch = t_cal + t_quant + t_full;
     int n_layers = q->n_layers;
     printf("{\"model\":\"%s\",\"layers\":%d,\"calib_n\":%lld,\"calib_images_per_s\":%.1f,"
            "\"quantize_ms\":%.1f,\"threshold_methods\":%d,\"eval_n\":%lld,"
            "\"source_images_per_s\":%.1f,\"float_images_per_s\":%.1f,\"quant_images_per_s\":%.1f,"
-           "\"sim_overhead\":%.3f,\"overhead_vs_source\":%.3f,\"threads\":%d}\n",
+           "\"sim_overhead\":%.3f,\"overhead_vs_source\":%.3f,\"threads\":%d,"
+           "\"scratch_ms\":%.1f,\"edit_first_ms\":%.1f,\"edit_mid_ms\":%.1f,\"edit_last_ms\":%.1f,"
+           "\"edit_layers\":[%d,%d,%d],\"edit_start_nodes\":[%d,%d,%d],\"nodes\":%d}\n",
            model, n_layers, (long long)q->calib_samples, (double)q->calib_samples / t_cal,
            1e3 * t_quant, QDB_EM_COUNT, (long long)fr.n, (double)fr.n / best_src,
            (double)fr.n / best_f, (double)qr.n / best_q, best_q / best_f - 1.0,
-           best_q / best_src - 1.0, qdb_kernels_threads());
+           best_q / best_src - 1.0, qdb_kernels_threads(), 1e3 * t_scratch, 1e3 * t_edit[0],
+           1e3 * t_edit[1], 1e3 * t_edit[2], edit_at[0], edit_at[1], edit_at[2], edit_start[0],
+           edit_start[1], edit_start[2], n_nodes);
     rc = 0;
     goto out;
 fail:

@@ -1,15 +1,17 @@
 /* rule_eval.c - per-rule accuracy contributions (see rule_eval.h). */
 #include "rule_eval.h"
 
+#include "eval_cache.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Apply rs to q, quantize, evaluate on d: the score (and the result when
  * `keep` is given). */
-static qdb_status score(qdb_qmodel *q, const qdb_ruleset *rs, int *matches, qdb_dataset *d,
-                        const int64_t *float_pred, const qdb_eval_opts *o, double *s,
-                        qdb_eval_result *keep, qdb_err *e)
+static qdb_status score(qdb_qmodel *q, qdb_eval_cache *cache, const qdb_ruleset *rs, int *matches,
+                        qdb_dataset *d, const int64_t *float_pred, const qdb_eval_opts *o,
+                        double *s, qdb_eval_result *keep, qdb_err *e)
 {
     qdb_status st = qdb_ruleset_apply(rs, q, matches, e);
     if (st == QDB_OK)
@@ -18,10 +20,8 @@ static qdb_status score(qdb_qmodel *q, const qdb_ruleset *rs, int *matches, qdb_
         st = qdb_dataset_rewind(d, e);
     if (st != QDB_OK)
         return st;
-    qdb_eval_opts eo = *o;
-    qdb_qmodel_eval_opts(q, &eo);
     qdb_eval_result r;
-    if ((st = qdb_eval_run(q->gq, d, &eo, &r, e)) != QDB_OK)
+    if ((st = qdb_eval_cached(cache, q, d, o, &r, e)) != QDB_OK)
         return st;
     if (r.labelled) {
         *s = r.n ? (double)r.top1 / (double)r.n : NAN;
@@ -50,12 +50,15 @@ qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset 
     out->matches = calloc((size_t)(rs->n ? rs->n : 1), sizeof *out->matches);
     out->without = calloc((size_t)(rs->n ? rs->n : 1), sizeof *out->without);
     qdb_ruleset *none = qdb_ruleset_new();
+    /* the configurations differ in a few layers: each evaluation reruns
+     * only what follows the first difference */
+    qdb_eval_cache *cache = qdb_eval_cache_new(0, e);
     qdb_status st = QDB_OK;
-    if (!out->matches || !out->without || !none) {
+    if (!out->matches || !out->without || !none || !cache) {
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = score(q, none, NULL, d, float_pred, o, &out->baseline, NULL, e)) != QDB_OK)
+    if ((st = score(q, cache, none, NULL, d, float_pred, o, &out->baseline, NULL, e)) != QDB_OK)
         goto done;
     out->evaluations++;
     int enabled = 0;
@@ -74,17 +77,18 @@ qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset 
             st = e && e->code ? e->code : QDB_ERR_NOMEM;
             goto done;
         }
-        st = score(q, rest, NULL, d, float_pred, o, &out->without[i], NULL, e);
+        st = score(q, cache, rest, NULL, d, float_pred, o, &out->without[i], NULL, e);
         qdb_ruleset_free(rest);
         if (st != QDB_OK)
             goto done;
         out->evaluations++;
     }
     /* last, so that q is left with every rule */
-    if ((st = score(q, rs, out->matches, d, float_pred, o, &out->current, &out->cur, e)) != QDB_OK)
+    if ((st = score(q, cache, rs, out->matches, d, float_pred, o, &out->current, &out->cur, e)) != QDB_OK)
         goto done;
     out->evaluations++;
 done:
+    qdb_eval_cache_free(cache);
     qdb_ruleset_free(none);
     if (st != QDB_OK)
         qdb_rule_eval_free(out);

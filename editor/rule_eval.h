@@ -2,7 +2,9 @@
  * rules (the baseline), with every enabled rule (current), and with every
  * enabled rule but one (for each rule: its own contribution is current
  * minus that). Statistics are reused: only thresholds, weights and the
- * evaluation run again for each configuration. */
+ * evaluation run again for each configuration, and each evaluation
+ * restarts from the cached activations before the first layer that
+ * differs from the previous one (eval_cache.h). */
 #ifndef QDB_RULE_EVAL_H
 #define QDB_RULE_EVAL_H
 
@@ -24,8 +26,8 @@ typedef struct qdb_rule_eval {
 
 /* Score the configurations on `d` (rewound before each pass). float_pred
  * (the float model's predictions on d) scores unlabelled sets; it may be
- * NULL for labelled ones. The eval options' hook fields are set here. On
- * return q is quantized with every enabled rule. */
+ * NULL for labelled ones (o: batch and progress). On return q is quantized
+ * with every enabled rule. */
 qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset *d,
                               const int64_t *float_pred, const qdb_eval_opts *o,
                               qdb_rule_eval *out, qdb_err *e);

@@ -49,6 +49,41 @@ static int64_t rank_of(const float *s, int64_t k, int64_t label)
     return r;
 }
 
+qdb_status qdb_eval_accumulate(qdb_eval_result *r, const char *what, const qdb_tensor *out,
+                               const qdb_tensor *labels, int64_t total, qdb_err *e)
+{
+    int64_t n = out->shape.ndim ? out->shape.d[0] : 0;
+    if (out->dtype != QDB_F32 || out->shape.ndim < 2 || n < 1 || out->numel % (size_t)n) {
+        char sb[128];
+        return qdb_err_set(e, QDB_ERR_SHAPE, "%s: output of shape %s is not one score vector "
+                           "per sample", what, qdb_shape_str(&out->shape, sb, sizeof sb));
+    }
+    if (r->n + n > total)
+        return qdb_err_set(e, QDB_ERR_INVALID, "dataset yielded more samples than announced");
+    int64_t k = (int64_t)(out->numel / (size_t)n);
+    r->n_classes = k;
+    for (int64_t i = 0; i < n; i++) {
+        const float *s = out->data.f + i * k;
+        int64_t best = 0;
+        for (int64_t j = 1; j < k; j++)
+            if (s[j] > s[best])
+                best = j;
+        r->pred[r->n + i] = best;
+        if (labels) {
+            int64_t y = labels->data.i[i];
+            if (y < 0 || y >= k)
+                return qdb_err_set(e, QDB_ERR_INVALID,
+                                   "label %lld of sample %lld is outside the model's %lld classes",
+                                   (long long)y, (long long)(r->n + i), (long long)k);
+            int64_t rank = rank_of(s, k, y);
+            r->top1 += rank == 0;
+            r->top5 += rank < 5;
+        }
+    }
+    r->n += n;
+    return QDB_OK;
+}
+
 qdb_status qdb_eval_run(const qdb_graph *g, qdb_dataset *d, const qdb_eval_opts *o,
                         qdb_eval_result *r, qdb_err *e)
 {
@@ -78,48 +113,13 @@ qdb_status qdb_eval_run(const qdb_graph *g, qdb_dataset *d, const qdb_eval_opts 
         if (!images)
             break;
         st = qdb_exec_run_first(x, (const qdb_tensor *const *)&images, &out, e);
-        int64_t n = images->shape.d[0];
         qdb_tensor_free(images);
-        if (st == QDB_OK && (out->dtype != QDB_F32 || out->shape.ndim < 2 ||
-                             out->shape.d[0] != n || out->numel % (size_t)(n ? n : 1))) {
-            char sb[128];
-            st = qdb_err_set(e, QDB_ERR_SHAPE, "%s: output of shape %s is not one score vector "
-                             "per sample", g->path, qdb_shape_str(&out->shape, sb, sizeof sb));
-        }
-        if (st != QDB_OK || r->n + n > total) {
-            if (st == QDB_OK)
-                st = qdb_err_set(e, QDB_ERR_INVALID, "dataset yielded more samples than announced");
-            qdb_tensor_free(labels);
-            qdb_tensor_free(out);
-            goto fail;
-        }
-        int64_t k = (int64_t)(out->numel / (size_t)n);
-        r->n_classes = k;
-        for (int64_t i = 0; i < n; i++) {
-            const float *s = out->data.f + i * k;
-            int64_t best = 0;
-            for (int64_t j = 1; j < k; j++)
-                if (s[j] > s[best])
-                    best = j;
-            r->pred[r->n + i] = best;
-            if (labels) {
-                int64_t y = labels->data.i[i];
-                if (y < 0 || y >= k) {
-                    st = qdb_err_set(e, QDB_ERR_INVALID,
-                                     "label %lld of sample %lld is outside the model's %lld classes",
-                                     (long long)y, (long long)(r->n + i), (long long)k);
-                    qdb_tensor_free(labels);
-                    qdb_tensor_free(out);
-                    goto fail;
-                }
-                int64_t rank = rank_of(s, k, y);
-                r->top1 += rank == 0;
-                r->top5 += rank < 5;
-            }
-        }
-        r->n += n;
+        if (st == QDB_OK)
+            st = qdb_eval_accumulate(r, g->path, out, labels, total, e);
         qdb_tensor_free(labels);
         qdb_tensor_free(out);
+        if (st != QDB_OK)
+            goto fail;
         if (o && o->progress && o->progress(o->user, r->n, total)) {
             st = qdb_err_set(e, QDB_ERR_CANCELLED, "evaluation cancelled after %lld samples",
                              (long long)r->n);

@@ -44,4 +44,10 @@ qdb_status qdb_eval_run(const qdb_graph *g, qdb_dataset *d, const qdb_eval_opts 
                         qdb_eval_result *r, qdb_err *e);
 void qdb_eval_result_free(qdb_eval_result *r);
 
+/* Score one batch's outputs into r (whose pred holds `total` entries):
+ * predictions, and top-1 / top-5 when labels are given. `what` names the
+ * model in messages. For evaluation loops of their own (cached runs). */
+qdb_status qdb_eval_accumulate(qdb_eval_result *r, const char *what, const qdb_tensor *out,
+                               const qdb_tensor *labels, int64_t total, qdb_err *e);
+
 #endif

@@ -22,30 +22,9 @@
 
 #define CH 4
 
-/* input [N,4,1,1] -> conv0 -> conv1 -> ... -> conv(n-1): W = I + 0.05 noise */
 static qdb_graph *chain(int n)
 {
-    mb *m = mb_new(13);
-    int64_t in[4] = {MB_N, CH, 1, 1}, dw[4] = {CH, CH, 1, 1};
-    mb_input(m, "x", MB_FLOAT, 4, in);
-    char prev[32] = "x";
-    for (int i = 0; i < n; i++) {
-        float w[CH * CH];
-        qf_fill(w, CH * CH, 0.05f, 0.0f);
-        for (int k = 0; k < CH; k++)
-            w[k * CH + k] += 1.0f;
-        char wn[32], nn[32], out[32];
-        snprintf(wn, sizeof wn, "w%d", i);
-        snprintf(nn, sizeof nn, "conv%d", i);
-        snprintf(out, sizeof out, "y%d", i);
-        mb_init_f(m, wn, 4, dw, w);
-        char ins[80];
-        snprintf(ins, sizeof ins, "%s,%s", prev, wn);
-        mb_node(m, "Conv", nn, ins, out);
-        snprintf(prev, sizeof prev, "%s", out);
-    }
-    mb_output(m, prev);
-    return qf_load(m);
+    return qf_chain(n, CH);
 }
 
 typedef struct setup {

@@ -100,3 +100,29 @@ qdb_dataset *qf_dataset(const char *name, const qdb_tensor *x, const qdb_tensor 
         fail_msg("%s", e.msg);
     return d;
 }
+
+qdb_graph *qf_chain(int n, int ch)
+{
+    mb *m = mb_new(13);
+    int64_t in[4] = {MB_N, ch, 1, 1}, dw[4] = {ch, ch, 1, 1};
+    mb_input(m, "x", MB_FLOAT, 4, in);
+    char prev[32] = "x";
+    float *w = malloc((size_t)(ch * ch) * sizeof *w);
+    assert_non_null(w);
+    for (int i = 0; i < n; i++) {
+        qf_fill(w, (size_t)(ch * ch), 0.05f, 0.0f);
+        for (int k = 0; k < ch; k++)
+            w[k * ch + k] += 1.0f;
+        char wn[32], nn[32], out[32], ins[80];
+        snprintf(wn, sizeof wn, "w%d", i);
+        snprintf(nn, sizeof nn, "conv%d", i);
+        snprintf(out, sizeof out, "y%d", i);
+        mb_init_f(m, wn, 4, dw, w);
+        snprintf(ins, sizeof ins, "%s,%s", prev, wn);
+        mb_node(m, "Conv", nn, ins, out);
+        snprintf(prev, sizeof prev, "%s", out);
+    }
+    free(w);
+    mb_output(m, prev);
+    return qf_load(m);
+}

@@ -30,4 +30,8 @@ qdb_tensor *qf_random_input(int64_t n, int64_t c, int64_t h, int64_t w, float sc
  * them as a dataset. */
 qdb_dataset *qf_dataset(const char *name, const qdb_tensor *x, const qdb_tensor *y);
 
+/* input [N,ch,1,1] -> conv0 -> ... -> conv(n-1), 1x1 kernels I + 0.05 noise:
+ * a chain with a cut after every layer. */
+qdb_graph *qf_chain(int n, int ch);
+
 #endif
