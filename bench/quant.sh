@@ -7,8 +7,10 @@
 #     observer, per-channel weights, fbgemm int8 kernels); qdb's drop must be
 #     no worse than PyTorch's by more than 0.3 points;
 #   * calibration throughput, threshold search time (every layer, all six
-#     error methods) and the fake-quantized evaluation's throughput against
-#     float (bench/bench_quant.c).
+#     error methods), the fake-quantized evaluation's throughput against
+#     float, and the time of a single-layer edit re-evaluated through the
+#     evaluation cache against a quantization from scratch
+#     (bench/bench_quant.c).
 # Prints a table; keeps the JSON lines in $PEER_DIR/quant.jsonl.
 #
 # Environment: BUILD (default build), QDB (default ./qdb), PEER_DIR (default
@@ -91,6 +93,17 @@ if sp:
         print("%-10s %7d %12.0f %12.1f %12.0f %12.0f %9.1f%% %9.1f%%" % (
             m, b["layers"], b["calib_images_per_s"], b["quantize_ms"], b["float_images_per_s"],
             b["quant_images_per_s"], 100 * b["sim_overhead"], 100 * b["overhead_vs_source"]))
+    print()
+    print("%-10s %12s %16s %16s %16s" % ("model", "scratch ms", "edit first (x)", "edit middle (x)", "edit last (x)"))
+    for m, b in sp:
+        sc = b["scratch_ms"]
+        cell = lambda t: "%8.0f (%4.1fx)" % (t, sc / t if t > 0 else 0)
+        print("%-10s %12.0f %16s %16s %16s" % (m, sc, cell(b["edit_first_ms"]), cell(b["edit_mid_ms"]),
+              cell(b["edit_last_ms"])))
+    print("edit: one single-layer rule (4-bit activations on the first, a middle or the last layer),")
+    print("quantized again and re-evaluated on all 10,000 test images through the evaluation cache;")
+    print("scratch: calibration, quantization and a full evaluation. Goal: well under a second, 5x.")
+    print()
     print("search ms: thresholds of every layer with all six error methods, shift-negative")
     print("correction, weight quantization and bias correction. overhead: simulated network")
     print("against the float graph it is built on (goal < 15 %); vs source: against the model as")
