@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "report_file.h"
 #include "bisect.h"
 #include "commands.h"
 #include "probe.h"
@@ -61,19 +61,6 @@ static char *culprit_rule(const qdb_qmodel *q, const qdb_bisect *b, qdb_raise_mo
         return c;
     }
     return t;
-}
-
-static int write_text(const char *path, const char *text)
-{
-    qdb_err e = {0};
-    qdb_atomic_file af;
-    if (qdb_atomic_open(&af, path, &e) == QDB_OK) {
-        fputs(text, af.f);
-        if (qdb_atomic_commit(&af, &e) == QDB_OK)
-            return 0;
-    }
-    cli_error("%s", e.msg);
-    return -1;
 }
 
 static char *to_json(const qsetup *s, const qdb_bisect *b, const char *rule)
@@ -289,7 +276,7 @@ int cmd_bisect(int argc, char **argv)
     if (emit && rule) {
         size_t len = strlen(rule) + 64;
         char *t = malloc(len);
-        if (!t || (snprintf(t, len, "# from qdb bisect\n%s\n", rule), write_text(emit, t))) {
+        if (!t || (snprintf(t, len, "# from qdb bisect\n%s\n", rule), cli_write_text(emit, t))) {
             free(t);
             goto done;
         }
@@ -298,7 +285,7 @@ int cmd_bisect(int argc, char **argv)
     }
     if (json) {
         text = to_json(&s, &b, rule);
-        if (!text || write_text(json, text))
+        if (!text || cli_write_text(json, text))
             goto done;
     }
     rc = 0;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "report_file.h"
 #include "commands.h"
 #include "data_flags.h"
 #include "eval.h"
@@ -63,24 +63,7 @@ static int write_json(const char *path, const char *model, const char *spec,
         cJSON_AddNumberToObject(o, "reference_top1", p->ref_top1);
     if (pred_diff >= 0)
         cJSON_AddNumberToObject(o, "predictions_differing_from_reference", (double)pred_diff);
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text) {
-        cli_error("%s: out of memory", path);
-        return -1;
-    }
-    qdb_err e = {0};
-    qdb_atomic_file af;
-    int rc = -1;
-    if (qdb_atomic_open(&af, path, &e) == QDB_OK) {
-        fputs(text, af.f);
-        fputc('\n', af.f);
-        rc = qdb_atomic_commit(&af, &e) == QDB_OK ? 0 : -1;
-    }
-    if (rc)
-        cli_error("%s", e.msg);
-    free(text);
-    return rc;
+    return cli_write_json(path, o);
 }
 
 int cmd_eval(int argc, char **argv)

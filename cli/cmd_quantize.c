@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "report_file.h"
 #include "commands.h"
 #include "eval.h"
 #include "progress.h"
@@ -328,36 +328,7 @@ static int write_report(const char *path, const char *model, const qdb_qmodel *q
     cJSON *ls = cJSON_AddArrayToObject(o, "layers");
     for (int i = 0; i < q->n_layers; i++)
         cJSON_AddItemToArray(ls, layer_json(q, &q->layers[i]));
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text) {
-        cli_error("%s: out of memory", path);
-        return -1;
-    }
-    qdb_err e = {0};
-    qdb_atomic_file af;
-    int rc = -1;
-    if (qdb_atomic_open(&af, path, &e) == QDB_OK) {
-        fputs(text, af.f);
-        fputc('\n', af.f);
-        rc = qdb_atomic_commit(&af, &e) == QDB_OK ? 0 : -1;
-    }
-    if (rc)
-        cli_error("%s", e.msg);
-    free(text);
-    return rc;
-}
-
-static int parse_int(const char *flag, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi) {
-        cli_error("%s: expected a number from %ld to %ld, got '%s'", flag, lo, hi, v);
-        return -1;
-    }
-    *out = x;
-    return 0;
+    return cli_write_json(path, o);
 }
 
 int cmd_quantize(int argc, char **argv)
@@ -381,7 +352,7 @@ int cmd_quantize(int argc, char **argv)
         if (!strcmp(a, "--report") && i + 1 < argc) {
             report = argv[++i];
         } else if (!strcmp(a, "--measure-n") && i + 1 < argc) {
-            if (parse_int(a, argv[++i], 0, 1L << 30, &measure_n))
+            if (qsetup_parse_long(a, argv[++i], 0, 1L << 30, &measure_n))
                 goto out;
         } else if (!strcmp(a, "--no-eval")) {
             no_eval = 1;

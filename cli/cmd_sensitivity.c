@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "report_file.h"
 #include "commands.h"
 #include "probe.h"
 #include "progress.h"
@@ -59,20 +59,7 @@ static int write_json(const char *path, const qsetup *s, const qdb_sensitivity *
         cJSON_AddNumberToObject(j, "regained", l->all_but.score - r->quant.score);
         cJSON_AddItemToArray(ls, j);
     }
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    qdb_err e = {0};
-    qdb_atomic_file af;
-    int rc = -1;
-    if (text && qdb_atomic_open(&af, path, &e) == QDB_OK) {
-        fputs(text, af.f);
-        fputc('\n', af.f);
-        rc = qdb_atomic_commit(&af, &e) == QDB_OK ? 0 : -1;
-    }
-    if (rc)
-        cli_error("%s", text ? e.msg : "out of memory");
-    free(text);
-    return rc;
+    return cli_write_json(path, o);
 }
 
 int cmd_sensitivity(int argc, char **argv)

@@ -26,7 +26,7 @@ int qsetup_init(qsetup *s)
     return 0;
 }
 
-static int parse_long(const char *flag, const char *v, long lo, long hi, long *out)
+int qsetup_parse_long(const char *flag, const char *v, long lo, long hi, long *out)
 {
     char *end;
     long x = strtol(v, &end, 10);
@@ -63,9 +63,9 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i)
             return -1;
         }
     } else if (!strcmp(a, "--batch") && has_value) {
-        return parse_long(a, argv[++*i], 1, 4096, &s->batch) ? -1 : 1;
+        return qsetup_parse_long(a, argv[++*i], 1, 4096, &s->batch) ? -1 : 1;
     } else if (!strcmp(a, "--threads") && has_value) {
-        return parse_long(a, argv[++*i], 1, 4096, &s->threads) ? -1 : 1;
+        return qsetup_parse_long(a, argv[++*i], 1, 4096, &s->threads) ? -1 : 1;
     } else if (a[0] != '-' && !s->model) {
         s->model = a;
     } else {

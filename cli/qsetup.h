@@ -48,4 +48,7 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i);
 int qsetup_open(qsetup *s, int need_eval, int64_t eval_n);
 void qsetup_close(qsetup *s);
 
+/* A whole number in [lo, hi] for flag `flag`: 0, or -1 with the message printed. */
+int qsetup_parse_long(const char *flag, const char *v, long lo, long hi, long *out);
+
 #endif

@@ -209,16 +209,7 @@ culprits:
         out->alone[i] = s.score;
     }
 done:
-    {
-        qdb_err e2 = {0};
-        qdb_status rs = qdb_whatif_restore(w, &e2);
-        if (st == QDB_OK && rs != QDB_OK) {
-            st = rs;
-            if (e)
-                *e = e2;
-        }
-    }
-    qdb_whatif_free(w);
+    st = qdb_whatif_finish(w, st, e);
     free(cand);
     free(c.set);
     if (st != QDB_OK && st != QDB_ERR_CANCELLED)

@@ -48,16 +48,7 @@ qdb_status qdb_sensitivity_run(qdb_qmodel *q, qdb_probe *p, qdb_progress_fn prog
     }
     out->complete = 1;
 done:
-    {
-        qdb_err e2 = {0};
-        qdb_status rs = qdb_whatif_restore(w, &e2);
-        if (st == QDB_OK && rs != QDB_OK) {
-            st = rs;
-            if (e)
-                *e = e2;
-        }
-    }
-    qdb_whatif_free(w);
+    st = qdb_whatif_finish(w, st, e);
     free(set);
     if (st != QDB_OK && st != QDB_ERR_CANCELLED)
         qdb_sensitivity_free(out);

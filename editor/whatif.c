@@ -87,3 +87,16 @@ qdb_status qdb_whatif_restore(qdb_whatif *w, qdb_err *e)
     put_back(w);
     return qdb_qmodel_quantize(w->q, e);
 }
+
+qdb_status qdb_whatif_finish(qdb_whatif *w, qdb_status st, qdb_err *e)
+{
+    qdb_err e2 = {0};
+    qdb_status rs = qdb_whatif_restore(w, &e2);
+    if (st == QDB_OK && rs != QDB_OK) {
+        st = rs;
+        if (e)
+            *e = e2;
+    }
+    qdb_whatif_free(w);
+    return st;
+}

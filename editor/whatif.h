@@ -25,5 +25,8 @@ qdb_status qdb_whatif_probe(qdb_whatif *w, const char *raise, int only, qdb_rais
                             qdb_probe *p, qdb_probe_score *s, qdb_err *e);
 /* Put the snapshot back and quantize. */
 qdb_status qdb_whatif_restore(qdb_whatif *w, qdb_err *e);
+/* End of a search that got status st: restore, free w, and return st (or
+ * the restore's failure when st was QDB_OK, its message in e). */
+qdb_status qdb_whatif_finish(qdb_whatif *w, qdb_status st, qdb_err *e);
 
 #endif
