@@ -140,6 +140,40 @@ static void test_shift_negative_keeps_rule_bits(void **state)
         assert_int_equal(s->act_qp.n_bits, with_rule ? 6 : 8);
         assert_int_equal(s->prov[QDB_LA_ACT_BITS], with_rule ? 0 : -1);
     }
+    /* searching again only where something changed: the same rule again
+     * reuses every threshold; another rule on conv2 searches conv2 only
+     * (the shift layer is made anew each time) and gives what a fresh
+     * model gives */
+    assert_int_equal(qdb_ruleset_apply(rs, q, NULL, &e), QDB_OK);
+    assert_int_equal(qdb_qmodel_quantize(q, &e), QDB_OK);
+    assert_int_equal(q->n_w_searched, 0);
+    int shift_layers = q->n_snc;
+    assert_int_equal(q->n_act_searched, shift_layers);
+    add(rs, "name=conv2 : w_bits=5, act_bits=7");
+    assert_int_equal(qdb_ruleset_apply(rs, q, NULL, &e), QDB_OK);
+    assert_int_equal(qdb_qmodel_quantize(q, &e), QDB_OK);
+    assert_int_equal(q->n_w_searched, 1);
+    assert_int_equal(q->n_act_searched, 1 + shift_layers);
+    qdb_qmodel *fresh = model_of(g);
+    assert_int_equal(qdb_dataset_rewind(d, &e), QDB_OK);
+    assert_int_equal(qdb_qmodel_calibrate(fresh, d, NULL, &e), QDB_OK);
+    assert_int_equal(qdb_ruleset_apply(rs, fresh, NULL, &e), QDB_OK);
+    assert_int_equal(qdb_qmodel_quantize(fresh, &e), QDB_OK);
+    assert_int_equal(fresh->n_layers, q->n_layers);
+    for (int L = 0; L < q->n_layers; L++) {
+        const qdb_qlayer *a = &q->layers[L], *b = &fresh->layers[L];
+        assert_int_equal(a->act_active, b->act_active);
+        assert_memory_equal(&a->act_grid, &b->act_grid, sizeof a->act_grid);
+        assert_int_equal(a->n_w_qp, b->n_w_qp);
+        for (int k = 0; k < a->n_w_qp; k++)
+            assert_float_equal(a->w_qp[k].threshold, b->w_qp[k].threshold, 0);
+        if (a->w_value >= 0) {
+            const qdb_tensor *wa = q->gq->values[a->w_value].constant;
+            const qdb_tensor *wb = fresh->gq->values[b->w_value].constant;
+            assert_memory_equal(wa->data.f, wb->data.f, wa->numel * sizeof(float));
+        }
+    }
+    qdb_qmodel_free(fresh);
     qdb_ruleset_free(rs);
     qdb_dataset_free(d);
     qdb_tensor_free(x);

@@ -234,6 +234,7 @@ qdb_status qdb_qmodel_calibrate(qdb_qmodel *q, qdb_dataset *d, const qdb_run_opt
         qdb_qlayer *l = &q->layers[i];
         qdb_histogram_free(l->hist);
         l->hist = NULL;
+        l->memo_act = l->memo_w = 0; /* new statistics: search again */
         free(l->in_mean);
         free(l->in_sqmean);
         l->in_mean = l->in_sqmean = NULL;

@@ -106,10 +106,20 @@ static qdb_status select_layer(qdb_qmodel *q, int L, qdb_err *e)
 {
     qdb_qlayer *l = &q->layers[L];
     l->act_active = 0;
+    if (l->act.enabled && l->hist && l->memo_act && qdb_act_config_equal(&l->memo_act_cfg, &l->act)) {
+        /* same statistics, same configuration: the same choice */
+        l->act_qp = l->memo_qp;
+        l->act_signed = l->memo_signed;
+        l->act_grid = qdb_qgrid_make(&l->act_qp);
+        l->act_active = 1;
+        return QDB_OK;
+    }
+    l->memo_act = 0;
     for (int m = 0; m < QDB_EM_COUNT; m++)
         l->thr_by_method[m] = NAN;
     if (!l->act.enabled || !l->hist)
         return QDB_OK;
+    q->n_act_searched++;
     qdb_histogram *h = qdb_histogram_zfilter(l->hist, l->act.z_threshold, e);
     if (!h)
         return e->code;
@@ -140,6 +150,10 @@ static qdb_status select_layer(qdb_qmodel *q, int L, qdb_err *e)
     l->act_signed = is_signed;
     l->act_grid = qdb_qgrid_make(&l->act_qp);
     l->act_active = 1;
+    l->memo_act = 1;
+    l->memo_act_cfg = l->act;
+    l->memo_qp = l->act_qp;
+    l->memo_signed = is_signed;
     return QDB_OK;
 }
 
@@ -277,6 +291,7 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
         l->act_prescale = 1.0;
         qdb_qlayer_refresh_weights(q->g0, l);
     }
+    q->n_act_searched = q->n_w_searched = 0;
     for (int i = 0; i < q->n_layers; i++)
         if ((st = select_layer(q, i, e)) != QDB_OK)
             return st;

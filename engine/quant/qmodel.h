@@ -101,6 +101,16 @@ typedef struct qdb_qlayer {
     double bias_shift_norm;  /* bias correction: |epsilon| summed over channels */
 
     qdb_layer_metrics m;
+
+    /* what the last searches were for: unchanged inputs reuse their results */
+    int memo_act;            /* memo_qp, memo_signed, thr_by_method: the search for memo_act_cfg */
+    qdb_act_config memo_act_cfg;
+    qdb_qparams memo_qp;
+    int memo_signed;
+    int memo_w;              /* w_qp is for memo_w_cfg and this kernel */
+    qdb_weight_config memo_w_cfg;
+    uint64_t memo_w_hash;
+    double memo_w_shift, memo_w_scale;
 } qdb_qlayer;
 
 typedef struct qdb_qmodel {
@@ -119,6 +129,8 @@ typedef struct qdb_qmodel {
     int n_relu_rebound;      /* relu_unbound_correction rescalings */
     int n_equalized;         /* activation_channel_equalization rescalings */
     int n_snc;               /* shift-negative corrections */
+    int n_act_searched;      /* threshold searches the last quantization ran */
+    int n_w_searched;        /* (layers whose inputs had not changed reuse theirs) */
 } qdb_qmodel;
 
 qdb_qmodel *qdb_qmodel_new(const qdb_graph *g, const qdb_quant_config *c, qdb_err *e);

@@ -502,3 +502,20 @@ void qdb_weight_config_from_global(const qdb_quant_config *c, qdb_weight_config 
     w->l_p_value = c->l_p_value;
     w->bias_correction = c->weights_bias_correction;
 }
+
+int qdb_act_config_equal(const qdb_act_config *a, const qdb_act_config *b)
+{
+    return a->enabled == b->enabled && a->n_bits == b->n_bits && a->method == b->method &&
+           a->error_method == b->error_method && a->signedness == b->signedness &&
+           a->fixed_threshold == b->fixed_threshold && a->z_threshold == b->z_threshold &&
+           a->min_threshold == b->min_threshold && a->l_p_value == b->l_p_value &&
+           a->shift_negative == b->shift_negative;
+}
+
+int qdb_weight_config_equal(const qdb_weight_config *a, const qdb_weight_config *b)
+{
+    return a->enabled == b->enabled && a->n_bits == b->n_bits && a->method == b->method &&
+           a->error_method == b->error_method && a->per_channel == b->per_channel &&
+           a->fixed_threshold == b->fixed_threshold && a->min_threshold == b->min_threshold &&
+           a->l_p_value == b->l_p_value && a->bias_correction == b->bias_correction;
+}

@@ -124,6 +124,10 @@ typedef struct qdb_weight_config {
     int bias_correction;
 } qdb_weight_config;
 
+/* Field by field equality of resolved configurations. */
+int qdb_act_config_equal(const qdb_act_config *a, const qdb_act_config *b);
+int qdb_weight_config_equal(const qdb_weight_config *a, const qdb_weight_config *b);
+
 void qdb_act_config_from_global(const qdb_quant_config *c, qdb_act_config *a);
 void qdb_weight_config_from_global(const qdb_quant_config *c, qdb_weight_config *w);
 

@@ -68,16 +68,27 @@ static qdb_tensor *ensure_bias(qdb_graph *g, qdb_qlayer *l, int64_t ch, qdb_err 
     return b;
 }
 
+static uint64_t hash_floats(const float *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    const unsigned char *s = (const unsigned char *)p;
+    for (size_t i = 0; i < n * sizeof *p; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
+    return h;
+}
+
 qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
 {
     qdb_graph *g = q->gq;
-    free(l->w_qp);
-    l->w_qp = NULL;
-    l->n_w_qp = 0;
     l->w_threshold_max = 0;
     l->bias_shift_norm = 0;
-    if (l->w_value < 0 || !l->wcfg.enabled)
+    if (l->w_value < 0 || !l->wcfg.enabled) {
+        free(l->w_qp);
+        l->w_qp = NULL;
+        l->n_w_qp = 0;
+        l->memo_w = 0;
         return QDB_OK;
+    }
     /* private copies of a kernel or bias shared with other nodes: each
      * layer quantizes and corrects its own */
     int node = g->values[l->anchor_value].producer;
@@ -92,11 +103,23 @@ qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
     int n_qp = per_ch ? (int)ch : 1;
     size_t per = (size_t)(outer * inner);
     size_t nbuf = per_ch ? per : w->numel;
+    /* the same kernel, configuration and input moments as last time: the
+     * same thresholds, no search */
+    uint64_t kh = hash_floats(w->data.f, w->numel);
+    int reuse = l->memo_w && l->w_qp && l->n_w_qp == n_qp && l->memo_w_hash == kh &&
+                qdb_weight_config_equal(&l->memo_w_cfg, &l->wcfg) &&
+                l->memo_w_shift == l->in_shift && l->memo_w_scale == l->in_scale;
+    if (!reuse) {
+        free(l->w_qp);
+        l->w_qp = calloc((size_t)n_qp, sizeof *l->w_qp);
+        l->n_w_qp = 0;
+        l->memo_w = 0;
+        q->n_w_searched++;
+    }
     float *orig = malloc(w->numel * sizeof *orig);
     float *buf = malloc(nbuf * sizeof *buf);
     float *hw = NULL;
-    l->w_qp = calloc((size_t)n_qp, sizeof *l->w_qp);
-    int hmse = l->wcfg.error_method == QDB_EM_HMSE && l->in_sqmean;
+    int hmse = !reuse && l->wcfg.error_method == QDB_EM_HMSE && l->in_sqmean;
     if (hmse)
         hw = malloc(nbuf * sizeof *hw);
     qdb_status st = QDB_OK;
@@ -130,7 +153,9 @@ qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
                     n++;
                 }
         qdb_qparams *qp = &l->w_qp[c];
-        if (l->wcfg.fixed_threshold > 0) {
+        if (reuse) {
+            /* kept from the last search */
+        } else if (l->wcfg.fixed_threshold > 0) {
             *qp = (qdb_qparams){.method = l->wcfg.method, .n_bits = l->wcfg.n_bits, .is_signed = 1,
                                 .threshold = l->wcfg.fixed_threshold,
                                 .min = -l->wcfg.fixed_threshold, .max = l->wcfg.fixed_threshold};
@@ -147,6 +172,13 @@ qdb_status qdb_quantize_layer_weights(qdb_qmodel *q, qdb_qlayer *l, qdb_err *e)
                 float *p = w->data.f + (a * ch + o) * inner;
                 qdb_quantize(&grid, p, p, (size_t)inner);
             }
+    }
+    if (!reuse) {
+        l->memo_w = 1;
+        l->memo_w_cfg = l->wcfg;
+        l->memo_w_hash = kh;
+        l->memo_w_shift = l->in_shift;
+        l->memo_w_scale = l->in_scale;
     }
     /* bias correction */
     if (l->wcfg.bias_correction && l->in_mean) {
