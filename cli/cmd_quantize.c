@@ -301,6 +301,13 @@ static int write_report(const char *path, const char *model, const qdb_qmodel *q
         cJSON_AddItemToArray(rj, r);
     }
     if (fr && rs->n) {
+        qdb_history h;
+        qdb_history_init(&h);
+        double fs = fr->labelled && fr->n ? (double)fr->top1 / (double)fr->n : 1.0;
+        qdb_err e = {0};
+        if (qdb_rule_eval_record(re, rs, fs, &h, &e) == QDB_OK)
+            cJSON_AddItemToObject(o, "history", qdb_history_to_json(&h));
+        qdb_history_clear(&h);
         cJSON_AddItemToObject(o, "baseline_accuracy", num_or_null(re->baseline));
         cJSON_AddItemToObject(o, "delta_to_baseline", num_or_null(re->current - re->baseline));
         cJSON_AddNumberToObject(o, "evaluations", re->evaluations);

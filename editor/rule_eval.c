@@ -4,6 +4,7 @@
 #include "eval_cache.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,4 +102,20 @@ void qdb_rule_eval_free(qdb_rule_eval *r)
     free(r->without);
     qdb_eval_result_free(&r->cur);
     memset(r, 0, sizeof *r);
+}
+
+qdb_status qdb_rule_eval_record(const qdb_rule_eval *r, const qdb_ruleset *rs, double float_score,
+                                qdb_history *h, qdb_err *e)
+{
+    qdb_status st = qdb_history_add(h, "baseline", NULL, -1, r->baseline, float_score, e);
+    for (int i = 0; st == QDB_OK && i < rs->n; i++) {
+        if (!rs->rules[i]->enabled || isnan(r->without[i]))
+            continue;
+        char label[48];
+        snprintf(label, sizeof label, "without rule %d", i + 1);
+        st = qdb_history_add(h, label, rs, i, r->without[i], float_score, e);
+    }
+    if (st == QDB_OK && rs->n)
+        st = qdb_history_add(h, "current", rs, -1, r->current, float_score, e);
+    return st;
 }

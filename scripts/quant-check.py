@@ -190,6 +190,10 @@ else:
     for x in rr["rules"]:
         if abs(x["contribution"] - (rr["quant_accuracy"] - x["score_without"])) > 1e-12:
             fail("rule %s: contribution is not current minus without" % x["text"])
+    if [h["label"] for h in rr["history"]] != ["baseline", "without rule 1", "without rule 2",
+                                              "without rule 3", "current"] or \
+            rr["history"][-1]["score"] != rr["quant_accuracy"] or len(rr["history"][1]["rules"]) != 2:
+        fail("rules: history %s" % [(h["label"], h["rules"]) for h in rr["history"]])
     if abs(rr["delta_to_baseline"] - (rr["quant_accuracy"] - rr["baseline_accuracy"])) > 1e-12:
         fail("delta_to_baseline inconsistent")
     if byn["/Concat"]["act_quantized"] or byn["/Concat"]["set_by_rule"].get("act_quant") != 2:
