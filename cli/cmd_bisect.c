@@ -17,18 +17,22 @@
 #include "qsetup.h"
 #include "sensitivity.h"
 
-#define BISECT_USAGE                                                                          \
-    "usage: qdb bisect MODEL.onnx [--tolerance P] [--precision float|16] [--mode ddmin|prefix]\n" \
+const char cmd_bisect_options[] =
+    "  --tolerance P     points below float to reach (default 0.5)\n"
+    "  --precision       raise culprits to float (default) or to 16-bit activations and weights\n"
+    "  --mode            ddmin: delta debugging, a minimal set (default); prefix: the shortest\n"
+    "                    run of first or last layers (Polygraphy's search)\n"
+    "  --rank            order for ddmin: own SQNR of each layer (default), a full sensitivity\n"
+    "                    sweep (2 probes per layer), or table order\n"
+    "  --subset N        evaluation samples probed (a seeded random subset; default 500;\n"
+    "                    --eval-n N says the same); --full: the whole evaluation set\n"
+    "  --emit-rules FILE write the rule keeping the culprits\n"
+    "  --json FILE       also write every probe and the result as JSON\n"
+    "  Ctrl-C stops after the current probe and prints the steps so far\n" QSETUP_HELP;
+#define BISECT_USAGE                                                                             \
+    "usage: qdb bisect MODEL.onnx [--tolerance P] [--precision float|16] [--mode ddmin|prefix]\n"  \
     "                  [--rank sqnr|sensitivity|none] [--subset N | --full] [--emit-rules FILE]\n" \
-    "                  [--json FILE] [--rule RULE ...] [--set key=value ...] [data flags]\n"     \
-    "  --tolerance P     points below float to reach (default 0.5)\n"                           \
-    "  --precision       raise culprits to float (default) or to 16-bit activations and weights\n" \
-    "  --mode            ddmin: delta debugging, a minimal set (default); prefix: the shortest\n"  \
-    "                    run of first or last layers (Polygraphy's search)\n"                    \
-    "  --rank            order for ddmin: own SQNR of each layer (default), a full sensitivity\n" \
-    "                    sweep (2 probes per layer), or table order\n"                           \
-    "  --subset N        evaluation samples probed (a seeded random subset; default 500)\n"      \
-    "  --emit-rules FILE write the rule keeping the culprits\n" QSETUP_HELP
+    "                  [--json FILE] [--rule RULE ...] [--set key=value ...] [data flags]\n"
 
 /* The rule keeping the culprits at the chosen precision (malloc'd). */
 static char *culprit_rule(const qdb_qmodel *q, const qdb_bisect *b, qdb_raise_mode mode)
@@ -105,7 +109,7 @@ int cmd_bisect(int argc, char **argv)
     if (qsetup_init(&s))
         return 1;
     long subset = 500;
-    int full = 0, rc = 2, rank = 1; /* 0 none, 1 sqnr, 2 sensitivity */
+    int full = 0, rc = 2, rank = 1, subset_given = 0; /* rank: 0 none, 1 sqnr, 2 sensitivity */
     double tol = 0.5;
     qdb_bisect_opts bo = {.raise = QDB_RAISE_FLOAT, .mode = QDB_BISECT_DDMIN};
     const char *json = NULL, *emit = NULL;
@@ -128,6 +132,7 @@ int cmd_bisect(int argc, char **argv)
         i++;
         if (!strcmp(a, "--subset")) {
             subset = strtol(v, &end, 10);
+            subset_given = 1;
             if (*end || subset < 1) {
                 cli_error("--subset: expected a positive count, got '%s'", v);
                 goto out;
@@ -172,7 +177,7 @@ int cmd_bisect(int argc, char **argv)
         } else if (!strcmp(a, "--emit-rules")) {
             emit = v;
         } else {
-            cli_error("bisect: unexpected argument '%s'\n%s", a, BISECT_USAGE);
+            cli_error("bisect: unexpected argument '%s'\n%s%s", a, BISECT_USAGE, cmd_bisect_options);
             goto out;
         }
     }
@@ -180,6 +185,17 @@ int cmd_bisect(int argc, char **argv)
         cli_error("%s", BISECT_USAGE);
         goto out;
     }
+    if (full && (subset_given || s.df.eval_n)) {
+        cli_error("bisect: --full and --subset / --eval-n exclude each other");
+        goto out;
+    }
+    if (!subset_given && s.df.eval_n)
+        subset = (long)s.df.eval_n;
+    s.df.eval_n = 0;
+    if ((json && cli_check_writable(json)) || (emit && cli_check_writable(emit)))
+        goto out;
+    cli_catch_interrupt();
+    bo.progress = cli_progress_stoppable;
     rc = 1;
     if (qsetup_open(&s, 1, full ? 0 : subset))
         goto out;
@@ -231,8 +247,17 @@ int cmd_bisect(int argc, char **argv)
     }
     bo.tolerance = tol / 100.0;
     bo.ranking = rank ? order : NULL;
-    if (qdb_bisect_run(s.q, p, &bo, &b, &e) != QDB_OK) {
+    qdb_status bst = qdb_bisect_run(s.q, p, &bo, &b, &e);
+    if (bst != QDB_OK && bst != QDB_ERR_CANCELLED) {
         cli_error("%s: %s", s.model, e.msg);
+        goto done;
+    }
+    if (bst == QDB_ERR_CANCELLED) {
+        printf("stopped    after %d probes; the steps so far:\n", b.evaluations);
+        for (int i = 0; i < b.n_steps; i++)
+            printf("  step %2d: %3d layer%s raised -> %6.2f %% %s\n", i + 1, b.steps[i].n_raised,
+                   b.steps[i].n_raised == 1 ? "" : "s", 100.0 * b.steps[i].s.score,
+                   b.steps[i].passed ? "reaches the target" : "short");
         goto done;
     }
     printf("model      %s\n", s.model);
@@ -240,12 +265,14 @@ int cmd_bisect(int argc, char **argv)
     printf("float      %.2f %%\n", 100.0 * b.float_s.score);
     printf("quantized  %.2f %%   target %.2f %% (tolerance %.2f points)\n", 100.0 * b.base.score,
            100.0 * b.target, tol);
-    printf("search     %s, raising to %s; %d probes\n",
+    printf("search     %s, raising to %s; %d probe%s\n",
            bo.mode == QDB_BISECT_DDMIN ? "delta debugging" : "prefix / suffix",
-           bo.raise == QDB_RAISE_FLOAT ? "float" : "16 bits", b.evaluations);
+           bo.raise == QDB_RAISE_FLOAT ? "float" : "16 bits", b.evaluations,
+           b.evaluations == 1 ? "" : "s");
     for (int i = 0; i < b.n_steps; i++) {
-        printf("  step %2d: %3d layers raised -> %6.2f %% %s", i + 1, b.steps[i].n_raised,
-               100.0 * b.steps[i].s.score, b.steps[i].passed ? "reaches the target" : "short");
+        printf("  step %2d: %3d layer%s raised -> %6.2f %% %s", i + 1, b.steps[i].n_raised,
+               b.steps[i].n_raised == 1 ? "" : "s", 100.0 * b.steps[i].s.score,
+               b.steps[i].passed ? "reaches the target" : "short");
         if (b.steps[i].n_raised <= 8) {
             printf("  [");
             for (int k = 0; k < b.steps[i].n_raised; k++)

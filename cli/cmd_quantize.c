@@ -376,6 +376,8 @@ int cmd_quantize(int argc, char **argv)
         cli_error("%s", QUANTIZE_USAGE);
         goto out;
     }
+    if (report && cli_check_writable(report))
+        goto out;
     rc = 1;
     if (qsetup_open(&s, !no_eval, 0))
         goto out;

@@ -15,13 +15,16 @@
 #include "qsetup.h"
 #include "sensitivity.h"
 
-#define SENS_USAGE                                                                      \
-    "usage: qdb sensitivity MODEL.onnx [--subset N | --full] [--json FILE] [--top K]\n"   \
-    "                       [--rule RULE ...] [--set key=value ...] [data flags]\n"       \
-    "  --subset N        evaluation samples probed (a seeded random subset; default 500)\n" \
-    "  --full            the whole evaluation set\n"                                      \
-    "  --top K           print the K most sensitive layers (default all)\n"               \
-    "  --json FILE       also write the results as JSON\n" QSETUP_HELP
+const char cmd_sensitivity_options[] =
+    "  --subset N        evaluation samples probed (a seeded random subset; default 500;\n"
+    "                    --eval-n N says the same)\n"
+    "  --full            the whole evaluation set\n"
+    "  --top K           print the K most sensitive layers (default all)\n"
+    "  --json FILE       also write the results as JSON\n"
+    "  Ctrl-C stops after the current layer and prints what was measured\n" QSETUP_HELP;
+#define SENS_USAGE                                                                       \
+    "usage: qdb sensitivity MODEL.onnx [--subset N | --full] [--json FILE] [--top K]\n"    \
+    "                       [--rule RULE ...] [--set key=value ...] [data flags]\n"
 
 static void fmt_db(char *b, size_t n, double v)
 {
@@ -68,7 +71,7 @@ int cmd_sensitivity(int argc, char **argv)
     if (qsetup_init(&s))
         return 1;
     long subset = 500, top = 0;
-    int full = 0, rc = 2;
+    int full = 0, rc = 2, subset_given = 0;
     const char *json = NULL;
     for (int i = 1; i < argc; i++) {
         int r = qsetup_parse(&s, argc, argv, &i);
@@ -79,6 +82,7 @@ int cmd_sensitivity(int argc, char **argv)
         char *end;
         if (!strcmp(argv[i], "--subset") && i + 1 < argc) {
             subset = strtol(argv[++i], &end, 10);
+            subset_given = 1;
             if (*end || subset < 1) {
                 cli_error("--subset: expected a positive count, got '%s'", argv[i]);
                 goto out;
@@ -94,7 +98,8 @@ int cmd_sensitivity(int argc, char **argv)
         } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
             json = argv[++i];
         } else {
-            cli_error("sensitivity: unexpected argument '%s'\n%s", argv[i], SENS_USAGE);
+            cli_error("sensitivity: unexpected argument '%s'\n%s%s", argv[i], SENS_USAGE,
+                      cmd_sensitivity_options);
             goto out;
         }
     }
@@ -102,6 +107,16 @@ int cmd_sensitivity(int argc, char **argv)
         cli_error("%s", SENS_USAGE);
         goto out;
     }
+    if (full && (subset_given || s.df.eval_n)) {
+        cli_error("sensitivity: --full and --subset / --eval-n exclude each other");
+        goto out;
+    }
+    if (!subset_given && s.df.eval_n)
+        subset = (long)s.df.eval_n;
+    s.df.eval_n = 0;
+    if (json && cli_check_writable(json))
+        goto out;
+    cli_catch_interrupt();
     rc = 1;
     if (qsetup_open(&s, 1, full ? 0 : subset))
         goto out;
@@ -112,7 +127,7 @@ int cmd_sensitivity(int argc, char **argv)
         goto out;
     }
     qdb_sensitivity r;
-    qdb_status st = qdb_sensitivity_run(s.q, p, cli_progress_if_tty(), "layers", &r, &e);
+    qdb_status st = qdb_sensitivity_run(s.q, p, cli_progress_stoppable, "layers", &r, &e);
     if (st != QDB_OK && st != QDB_ERR_CANCELLED) {
         cli_error("%s: %s", s.model, e.msg);
         qdb_probe_free(p);

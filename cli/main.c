@@ -43,9 +43,11 @@ static const command commands[] = {
     {"match", cmd_match, "MODEL.onnx RULE... [--rules FILE]",
      "dry run of network-editor rules: the layers each one selects", NULL},
     {"sensitivity", cmd_sensitivity, "MODEL.onnx [--subset N | --full] [--top K] [--json FILE] ...",
-     "per-layer sensitivity: each layer alone quantized, and all but it, ranked", NULL},
+     "per-layer sensitivity: each layer alone quantized, and all but it, ranked",
+     cmd_sensitivity_options},
     {"bisect", cmd_bisect, "MODEL.onnx [--tolerance P] [--precision float|16] [--mode ddmin|prefix] ...",
-     "find the few layers that, raised, bring accuracy within P points of float", NULL},
+     "find the few layers that, raised, bring accuracy within P points of float",
+     cmd_bisect_options},
 };
 
 void cli_error(const char *fmt, ...)

@@ -1,7 +1,9 @@
 /* progress.c - the commands' progress bar on stderr (terminals only). */
 #include "progress.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int cli_progress(void *user, int64_t done, int64_t total)
@@ -21,4 +23,37 @@ int cli_progress(void *user, int64_t done, int64_t total)
 cli_progress_fn cli_progress_if_tty(void)
 {
     return isatty(2) ? cli_progress : NULL;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    interrupted = 1;
+    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process */
+}
+
+void cli_catch_interrupt(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int cli_interrupted(void)
+{
+    return interrupted;
+}
+
+int cli_progress_stoppable(void *user, int64_t done, int64_t total)
+{
+    if (isatty(2) && total > 0)
+        cli_progress(user, done, total);
+    if (interrupted) {
+        fputs("\r\033[K  stopping (Ctrl-C again to quit at once)\n", stderr);
+        return 1;
+    }
+    return 0;
 }

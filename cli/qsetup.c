@@ -46,16 +46,19 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i)
     const char *a = argv[*i];
     qdb_err e = {0};
     int has_value = *i + 1 < argc;
-    if (!strcmp(a, "--rule") && has_value) {
-        if (qdb_ruleset_add_text(s->rs, argv[++*i], &e) != QDB_OK) {
-            cli_error("--rule '%s': %s", argv[*i], e.msg);
+    if ((!strcmp(a, "--rule") && has_value) || !strncmp(a, "--rule=", 7)) {
+        const char *text = a[6] == '=' ? a + 7 : argv[++*i];
+        if (qdb_ruleset_add_text(s->rs, text, &e) != QDB_OK) {
+            cli_error("%s\n  in --rule '%s' (quote the whole rule for the shell)", e.msg, text);
             return -1;
         }
+
     } else if (!strcmp(a, "--rules") && has_value) {
-        if (qdb_ruleset_load_file(s->rs, argv[++*i], &e) != QDB_OK) {
-            cli_error("%s", e.msg);
+        if (s->n_rule_files == (int)(sizeof s->rule_files / sizeof s->rule_files[0])) {
+            cli_error("--rules: at most %d files", s->n_rule_files);
             return -1;
         }
+        s->rule_files[s->n_rule_files++] = argv[++*i];
     } else if ((!strcmp(a, "--set") && has_value) || !strncmp(a, "--set=", 6)) {
         const char *kv = a[5] == '=' ? a + 6 : argv[++*i];
         if (qdb_quant_config_set_kv(&s->cfg, kv, &e) != QDB_OK) {
@@ -66,6 +69,10 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i)
         return qsetup_parse_long(a, argv[++*i], 1, 4096, &s->batch) ? -1 : 1;
     } else if (!strcmp(a, "--threads") && has_value) {
         return qsetup_parse_long(a, argv[++*i], 1, 4096, &s->threads) ? -1 : 1;
+    } else if (!strcmp(a, "--rule") || !strcmp(a, "--rules") || !strcmp(a, "--set") ||
+               !strcmp(a, "--batch") || !strcmp(a, "--threads")) {
+        cli_error("%s needs a value", a);
+        return -1;
     } else if (a[0] != '-' && !s->model) {
         s->model = a;
     } else {
@@ -77,6 +84,11 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i)
 int qsetup_open(qsetup *s, int need_eval, int64_t eval_n)
 {
     qdb_err e = {0};
+    for (int k = 0; k < s->n_rule_files; k++)
+        if (qdb_ruleset_load_file(s->rs, s->rule_files[k], &e) != QDB_OK) {
+            cli_error("%s", e.msg);
+            return 1;
+        }
     if (s->threads)
         qdb_kernels_set_threads((int)s->threads);
     if (qdb_profile_load(s->model, &s->prof, &e) != QDB_OK) {
@@ -120,7 +132,8 @@ int qsetup_open(qsetup *s, int need_eval, int64_t eval_n)
     if (need_eval) {
         data_flags_opts(&s->df, &s->prof, 1, &o);
         data_flags_fit_model(s->g, &o);
-        if (eval_n > 0 && !s->df.eval_n) {
+        if (eval_n > 0) {
+            o.n = 0;
             qdb_dataset *probe = qdb_dataset_open(s->espec, &o, &e);
             if (!probe) {
                 cli_error("%s", e.msg);

@@ -26,6 +26,8 @@ typedef struct qsetup {
     data_flags df;
     qdb_quant_config cfg;
     qdb_ruleset *rs;
+    int n_rule_files;
+    const char *rule_files[16]; /* --rules FILE, read by qsetup_open */
     long batch, threads;
     /* after qsetup_open */
     qdb_profile prof;
@@ -41,10 +43,10 @@ int qsetup_init(qsetup *s);
 /* If argv[*i] is a common flag or the model, consume it: 1; not one: 0;
  * an invalid value: -1 (message printed). */
 int qsetup_parse(qsetup *s, int argc, char **argv, int *i);
-/* Load and calibrate; apply the rules. eval_n > 0 opens a seeded random
- * subset of that many evaluation samples (0: the evaluation flags decide),
- * need_eval = 0 opens no evaluation set. Returns 0, or 1 with the message
- * printed. */
+/* Load and calibrate; read the rule files; apply the rules. eval_n > 0
+ * opens a seeded random subset of that many evaluation samples (0: the
+ * evaluation flags decide), need_eval = 0 opens no evaluation set.
+ * Returns 0, or 1 with the message printed. */
 int qsetup_open(qsetup *s, int need_eval, int64_t eval_n);
 void qsetup_close(qsetup *s);
 

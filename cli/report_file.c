@@ -4,7 +4,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atomic_file.h"
 #include "commands.h"
@@ -36,4 +38,21 @@ int cli_write_json(const char *path, cJSON *o)
     int rc = cli_write_text(path, text);
     free(text);
     return rc;
+}
+
+int cli_check_writable(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK) != 0) {
+        cli_error("%s: cannot write there: %s: %s", path, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

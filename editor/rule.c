@@ -261,8 +261,17 @@ static int filter_equal(const qdb_filter *a, const qdb_filter *b)
     return 0;
 }
 
+/* PyTorch's names of the fused activations qdb calls Swish and HardSwish */
+static const char *type_alias(const char *t)
+{
+    if (!strcasecmp(t, "SiLU"))
+        return "Swish";
+    return t;
+}
+
 static int type_matches(const char *want, const qdb_qlayer *l)
 {
+    want = type_alias(want);
     if (l->op && !strcasecmp(want, l->op))
         return 1;
     if (l->type && !strcasecmp(want, l->type))
@@ -907,6 +916,7 @@ static const char *fused_name(size_t i, char *buf, size_t n)
 
 static int known_type(const char *t, const char *const *ops, int n_ops)
 {
+    t = type_alias(t);
     for (int i = 0; i < n_ops; i++)
         if (!strcasecmp(t, ops[i]))
             return 1;

@@ -10,7 +10,8 @@
  *   UNARY   := 'not' UNARY | '(' OR ')' | ATOM
  *   ATOM    := 'type' '=' WORD        op type: the layer's group ("Conv+Relu"),
  *                                     its first node's type ("Conv") or its
- *                                     activation ("Relu", "Swish"); case-insensitive
+ *                                     activation ("Relu", "Swish"); case-insensitive;
+ *                                     SiLU is an alias of Swish
  *            | 'name' '=' VALUE       exact layer name
  *            | 'name' ':' VALUE       name contains VALUE (MCT's scope filter)
  *            | 'name' '~' VALUE       POSIX extended regular expression on the name

@@ -2,6 +2,7 @@
  * with the provenance of every attribute (see ruleset.h). */
 #include "ruleset.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ qdb_status qdb_ruleset_load_file(qdb_ruleset *rs, const char *path, qdb_err *e)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return qdb_err_set(e, QDB_ERR_IO, "%s: cannot open", path);
+        return qdb_err_set(e, QDB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     int n0 = rs->n, line = 0;
     qdb_status st = QDB_OK;
     char *buf = NULL;
@@ -63,10 +64,24 @@ qdb_status qdb_ruleset_load_file(qdb_ruleset *rs, const char *path, qdb_err *e)
         line++;
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
             buf[--len] = '\0';
+        /* a '#' at the start or after a blank, outside quotes, starts a comment */
+        int quoted = 0;
+        for (char *c = buf; *c; c++) {
+            if (*c == '\\' && quoted && c[1]) {
+                c++;
+                continue;
+            }
+            if (*c == '"')
+                quoted = !quoted;
+            else if (*c == '#' && !quoted && (c == buf || c[-1] == ' ' || c[-1] == '\t')) {
+                *c = '\0';
+                break;
+            }
+        }
         const char *p = buf;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (!*p || *p == '#')
+        if (!*p)
             continue;
         if ((st = qdb_ruleset_add_text(rs, p, e)) != QDB_OK) {
             qdb_err_prefix(e, "%s:%d: ", path, line);
@@ -74,7 +89,7 @@ qdb_status qdb_ruleset_load_file(qdb_ruleset *rs, const char *path, qdb_err *e)
         }
     }
     if (st == QDB_OK && ferror(f))
-        st = qdb_err_set(e, QDB_ERR_IO, "%s: read error", path);
+        st = qdb_err_set(e, QDB_ERR_IO, "%s: read error: %s", path, strerror(errno));
     free(buf);
     fclose(f);
     if (st != QDB_OK)

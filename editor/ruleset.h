@@ -20,8 +20,8 @@ void qdb_ruleset_free(qdb_ruleset *rs);
 qdb_status qdb_ruleset_add(qdb_ruleset *rs, qdb_rule *r, qdb_err *e);
 /* Parse and append one rule given as text. */
 qdb_status qdb_ruleset_add_text(qdb_ruleset *rs, const char *text, qdb_err *e);
-/* Append the rules of a file: one per line, blank lines and '#' comments
- * skipped; an error names the file and line, and adds none of the file's
+/* Append the rules of a file: one per line, blank lines skipped; a '#' at
+ * the start of a line or after a blank (outside quotes) starts a comment; an error names the file and line, and adds none of the file's
  * rules. */
 qdb_status qdb_ruleset_load_file(qdb_ruleset *rs, const char *path, qdb_err *e);
 /* A copy with rule `skip` disabled (skip < 0: none); NULL on OOM. */

@@ -201,13 +201,18 @@ static void test_rule_files(void **state)
     assert_non_null(strstr(e.msg, "act_bits"));
     assert_int_equal(rs->n, 1); /* none of the file's rules stayed */
     f = fopen(path, "w");
-    fputs("type=Conv : w_bits=4\n# comment\nall : act_bits=7\n", f);
+    fputs("type=Conv : w_bits=4\n# comment\nall : act_bits=7   # a trailing comment\n"
+          "name~\"a #b\" : act_bits=5 #and one after a quoted '#'\n",
+          f);
     fclose(f);
     assert_int_equal(qdb_ruleset_load_file(rs, path, &e), QDB_OK);
-    assert_int_equal(rs->n, 3);
+    assert_int_equal(rs->n, 4);
+    char *t = qdb_rule_format(rs->rules[3]);
+    assert_string_equal(t, "name~\"a #b\" : act_bits=5");
+    free(t);
     snprintf(path, sizeof path, "%s/missing.txt", tmpdir_path());
     assert_int_equal(qdb_ruleset_load_file(rs, path, &e), QDB_ERR_IO);
-    assert_non_null(strstr(e.msg, "missing.txt"));
+    assert_non_null(strstr(e.msg, "missing.txt: cannot open: No such file"));
     qdb_ruleset_free(rs);
 }
 
