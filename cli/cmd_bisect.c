@@ -219,6 +219,7 @@ int cmd_bisect(int argc, char **argv)
     }
     for (int i = 0; i < n; i++)
         order[i] = i;
+    int rank_probes = 0;
     if (rank == 1) {
         /* lowest own SQNR first, on 64 representative samples */
         qdb_run_opts ro = {.batch = (int)s.batch};
@@ -237,12 +238,13 @@ int cmd_bisect(int argc, char **argv)
                 order[j - 1] = t;
             }
     } else if (rank == 2) {
-        qdb_sensitivity sr;
+        qdb_sensitivity sr = {0};
         if (qdb_sensitivity_run(s.q, p, cli_progress_if_tty(), "sensitivity", &sr, &e) != QDB_OK) {
             cli_error("%s: %s", s.model, e.msg);
             goto done;
         }
         qdb_sensitivity_rank(&sr, order);
+        rank_probes = sr.evaluations;
         qdb_sensitivity_free(&sr);
     }
     bo.tolerance = tol / 100.0;
@@ -265,10 +267,13 @@ int cmd_bisect(int argc, char **argv)
     printf("float      %.2f %%\n", 100.0 * b.float_s.score);
     printf("quantized  %.2f %%   target %.2f %% (tolerance %.2f points)\n", 100.0 * b.base.score,
            100.0 * b.target, tol);
-    printf("search     %s, raising to %s; %d probe%s\n",
+    printf("search     %s, raising to %s; %d probe%s",
            bo.mode == QDB_BISECT_DDMIN ? "delta debugging" : "prefix / suffix",
            bo.raise == QDB_RAISE_FLOAT ? "float" : "16 bits", b.evaluations,
            b.evaluations == 1 ? "" : "s");
+    if (rank_probes)
+        printf(" (and %d for the sensitivity ranking)", rank_probes);
+    printf("\n");
     for (int i = 0; i < b.n_steps; i++) {
         printf("  step %2d: %3d layer%s raised -> %6.2f %% %s", i + 1, b.steps[i].n_raised,
                b.steps[i].n_raised == 1 ? "" : "s", 100.0 * b.steps[i].s.score,

@@ -42,7 +42,7 @@ static void print_config_help(void)
         const qdb_config_key *k = qdb_config_key_at(i);
         char v[64];
         qdb_quant_config_get(&c, k, v, sizeof v);
-        fprintf(stderr, "  %-40s %-12s %s\n", k->name, v, k->help);
+        fprintf(stderr, "  %-40s %-18s %s\n", k->name, v, k->help);
     }
 }
 
@@ -448,8 +448,9 @@ int cmd_quantize(int argc, char **argv)
             if (rs->n) {
                 printf("baseline   %.2f %%   delta %+.2f points (quantized with no rules)\n",
                        100.0 * re.baseline, 100.0 * re.baseline - fa);
+                double db = qa - 100.0 * re.baseline;
                 printf("quantized  %.2f %%   delta %+.2f points, %+.2f against the baseline\n", qa,
-                       qa - fa, qa - 100.0 * re.baseline);
+                       qa - fa, fabs(db) < 0.005 ? 0.0 : db);
             } else {
                 printf("quantized  %.2f %%   delta %+.2f points\n", qa, qa - fa);
             }
