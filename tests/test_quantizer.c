@@ -16,31 +16,10 @@
 #include "histogram.h"
 #include "quant_config.h"
 #include "quantizer.h"
+#include "ref_math.h"
 #include "threshold.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* Round half to even, written with floor (not the C library's rint). */
-static double round_he(double x)
-{
-    double f = floor(x), r = x - f;
-    if (r < 0.5)
-        return f;
-    if (r > 0.5)
-        return f + 1.0;
-    return fmod(f, 2.0) == 0.0 ? f : f + 1.0;
-}
-
-/* 2^e by repeated doubling / halving. */
-static double two_pow(int e)
-{
-    double v = 1.0;
-    for (; e > 0; e--)
-        v *= 2.0;
-    for (; e < 0; e++)
-        v /= 2.0;
-    return v;
-}
 
 /* Reference symmetric quantizer: integers kmin..kmax times delta. */
 static double ref_sym(double x, double t, int n, int sgn)

@@ -19,6 +19,7 @@
 #include "histogram.h"
 #include "quant_config.h"
 #include "quantizer.h"
+#include "ref_math.h"
 #include "threshold.h"
 
 #define MTH (1.0 / 65536)
@@ -88,24 +89,6 @@ static qdb_histogram *make_hist(int kind, int weighted)
 }
 
 /* ---- reference quantizer and errors -------------------------------------- */
-
-static double round_he(double x)
-{
-    double f = floor(x), r = x - f;
-    if (r != 0.5)
-        return r < 0.5 ? f : f + 1.0;
-    return fmod(f, 2.0) == 0.0 ? f : f + 1.0;
-}
-
-static double two_pow(int e)
-{
-    double v = 1.0;
-    for (; e > 0; e--)
-        v *= 2.0;
-    for (; e < 0; e++)
-        v /= 2.0;
-    return v;
-}
 
 /* The power of two at or above x, by doubling and halving. */
 static double ref_pot(double x)
