@@ -185,19 +185,14 @@ int cmd_bisect(int argc, char **argv)
         cli_error("%s", BISECT_USAGE);
         goto out;
     }
-    if (full && (subset_given || s.df.eval_n)) {
-        cli_error("bisect: --full and --subset / --eval-n exclude each other");
+    if (qsetup_probe_size(&s, "bisect", full, subset_given, &subset))
         goto out;
-    }
-    if (!subset_given && s.df.eval_n)
-        subset = (long)s.df.eval_n;
-    s.df.eval_n = 0;
     if ((json && cli_check_writable(json)) || (emit && cli_check_writable(emit)))
         goto out;
     cli_catch_interrupt();
     bo.progress = cli_progress_stoppable;
     rc = 1;
-    if (qsetup_open(&s, 1, full ? 0 : subset))
+    if (qsetup_open(&s, 1, subset))
         goto out;
     qdb_err e = {0};
     qdb_probe *p = qdb_probe_new(s.g, s.de, 0, (int)s.batch, &e);

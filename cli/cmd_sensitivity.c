@@ -107,18 +107,13 @@ int cmd_sensitivity(int argc, char **argv)
         cli_error("%s", SENS_USAGE);
         goto out;
     }
-    if (full && (subset_given || s.df.eval_n)) {
-        cli_error("sensitivity: --full and --subset / --eval-n exclude each other");
+    if (qsetup_probe_size(&s, "sensitivity", full, subset_given, &subset))
         goto out;
-    }
-    if (!subset_given && s.df.eval_n)
-        subset = (long)s.df.eval_n;
-    s.df.eval_n = 0;
     if (json && cli_check_writable(json))
         goto out;
     cli_catch_interrupt();
     rc = 1;
-    if (qsetup_open(&s, 1, full ? 0 : subset))
+    if (qsetup_open(&s, 1, subset))
         goto out;
     qdb_err e = {0};
     qdb_probe *p = qdb_probe_new(s.g, s.de, 0, (int)s.batch, &e);

@@ -174,3 +174,17 @@ void qsetup_close(qsetup *s)
     qdb_ruleset_free(s->rs);
     memset(s, 0, sizeof *s);
 }
+
+int qsetup_probe_size(qsetup *s, const char *cmd, int full, int subset_given, long *subset)
+{
+    if (full && (subset_given || s->df.eval_n)) {
+        cli_error("%s: --full and --subset / --eval-n exclude each other", cmd);
+        return -1;
+    }
+    if (full)
+        *subset = 0;
+    else if (!subset_given && s->df.eval_n)
+        *subset = (long)s->df.eval_n;
+    s->df.eval_n = 0; /* the probe is drawn from the whole evaluation set */
+    return 0;
+}

@@ -50,6 +50,11 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i);
 int qsetup_open(qsetup *s, int need_eval, int64_t eval_n);
 void qsetup_close(qsetup *s);
 
+/* The probe size of sensitivity and bisect: --subset N (given: subset_given),
+ * else --eval-n N, else *subset; --full (all samples: *subset = 0) excludes
+ * both. 0, or -1 with the message printed. */
+int qsetup_probe_size(qsetup *s, const char *cmd, int full, int subset_given, long *subset);
+
 /* A whole number in [lo, hi] for flag `flag`: 0, or -1 with the message printed. */
 int qsetup_parse_long(const char *flag, const char *v, long lo, long hi, long *out);
 
