@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "executor.h"
+#include "pipeline.h"
 
 static double now_s(void)
 {
@@ -84,6 +85,67 @@ qdb_status qdb_eval_accumulate(qdb_eval_result *r, const char *what, const qdb_t
     return QDB_OK;
 }
 
+/* One batch through qdb_eval_run's pipeline. */
+typedef struct {
+    qdb_tensor *images, *labels, *out;
+} eval_item;
+
+typedef struct {
+    const qdb_graph *g;
+    qdb_dataset *d;
+    const qdb_eval_opts *o;
+    qdb_eval_result *r;
+    qdb_exec **x; /* one per worker */
+    int batch;
+    int64_t total;
+} eval_run;
+
+static void eval_discard(void *user, void *item)
+{
+    (void)user;
+    eval_item *it = item;
+    qdb_tensor_free(it->images);
+    qdb_tensor_free(it->labels);
+    qdb_tensor_free(it->out);
+    free(it);
+}
+
+static qdb_status eval_fetch(void *user, int64_t b, void **item, qdb_err *e)
+{
+    eval_run *er = user;
+    eval_item *it = calloc(1, sizeof *it);
+    if (!it)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    qdb_status st = qdb_dataset_next_batch(er->d, er->batch, &it->images,
+                                           er->r->labelled ? &it->labels : NULL, e);
+    if (st != QDB_OK || !it->images) {
+        eval_discard(er, it);
+        return st;
+    }
+    *item = it;
+    return QDB_OK;
+}
+
+static qdb_status eval_work(void *user, int w, int64_t b, void *item, qdb_err *e)
+{
+    eval_run *er = user;
+    eval_item *it = item;
+    return qdb_exec_run_first(er->x[w], (const qdb_tensor *const *)&it->images, &it->out, e);
+}
+
+static qdb_status eval_finish(void *user, int64_t b, void *item, qdb_err *e)
+{
+    eval_run *er = user;
+    eval_item *it = item;
+    qdb_status st = qdb_eval_accumulate(er->r, er->g->path, it->out, it->labels, er->total, e);
+    eval_discard(er, it);
+    if (st == QDB_OK && er->o && er->o->progress &&
+        er->o->progress(er->o->user, er->r->n, er->total))
+        st = qdb_err_set(e, QDB_ERR_CANCELLED, "evaluation cancelled after %lld samples",
+                         (long long)er->r->n);
+    return st;
+}
+
 qdb_status qdb_eval_run(const qdb_graph *g, qdb_dataset *d, const qdb_eval_opts *o,
                         qdb_eval_result *r, qdb_err *e)
 {
@@ -91,47 +153,41 @@ qdb_status qdb_eval_run(const qdb_graph *g, qdb_dataset *d, const qdb_eval_opts 
     qdb_status st = qdb_eval_check_fit(g, d, e);
     if (st != QDB_OK)
         return st;
-    int batch = o && o->batch > 0 ? o->batch : 64;
-    int64_t total = qdb_dataset_count(d);
+    eval_run er = {.g = g, .d = d, .o = o, .r = r};
+    er.batch = o && o->batch > 0 ? o->batch : 64;
+    er.total = qdb_dataset_count(d);
     r->labelled = qdb_dataset_has_labels(d);
-    r->pred = malloc(((size_t)total + 1) * sizeof *r->pred);
-    qdb_exec *x = qdb_exec_new(g, e);
-    if (!r->pred || !x) {
-        st = x ? qdb_err_set(e, QDB_ERR_NOMEM, "out of memory") : (e ? e->code : QDB_ERR_NOMEM);
-        goto fail;
+    r->pred = malloc(((size_t)er.total + 1) * sizeof *r->pred);
+    int workers = qdb_pipeline_workers();
+    er.x = calloc((size_t)workers, sizeof *er.x);
+    if (!r->pred || !er.x) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        goto done;
     }
-    if (o && o->hook) {
-        qdb_exec_set_hook(x, o->hook, o->hook_user);
-        qdb_exec_hook_inputs(x, o->hook_inputs);
-    }
-    double t0 = now_s();
-    for (;;) {
-        qdb_tensor *images = NULL, *labels = NULL, *out = NULL;
-        st = qdb_dataset_next_batch(d, batch, &images, r->labelled ? &labels : NULL, e);
-        if (st != QDB_OK)
-            goto fail;
-        if (!images)
-            break;
-        st = qdb_exec_run_first(x, (const qdb_tensor *const *)&images, &out, e);
-        qdb_tensor_free(images);
-        if (st == QDB_OK)
-            st = qdb_eval_accumulate(r, g->path, out, labels, total, e);
-        qdb_tensor_free(labels);
-        qdb_tensor_free(out);
-        if (st != QDB_OK)
-            goto fail;
-        if (o && o->progress && o->progress(o->user, r->n, total)) {
-            st = qdb_err_set(e, QDB_ERR_CANCELLED, "evaluation cancelled after %lld samples",
-                             (long long)r->n);
-            goto fail;
+    for (int w = 0; w < workers; w++) {
+        if (!(er.x[w] = qdb_exec_new(g, e))) {
+            st = e && e->code ? e->code : QDB_ERR_NOMEM;
+            goto done;
+        }
+        if (o && o->hook) {
+            qdb_exec_set_hook(er.x[w], o->hook, o->hook_user);
+            qdb_exec_hook_inputs(er.x[w], o->hook_inputs);
+            if (o->fuse_skippable)
+                qdb_exec_set_fusion(er.x[w], 1, o->fuse_skippable, o->hook_user);
+        } else {
+            qdb_exec_set_fusion(er.x[w], 1, NULL, NULL);
         }
     }
+    double t0 = now_s();
+    const qdb_pipeline_fns fns = {eval_fetch, eval_work, eval_finish, eval_discard};
+    st = qdb_pipeline_run(workers, &fns, &er, e);
     r->seconds = now_s() - t0;
-    qdb_exec_free(x);
-    return QDB_OK;
-fail:
-    qdb_exec_free(x);
-    qdb_eval_result_free(r);
+done:
+    for (int w = 0; er.x && w < workers; w++)
+        qdb_exec_free(er.x[w]);
+    free(er.x);
+    if (st != QDB_OK)
+        qdb_eval_result_free(r);
     return st;
 }
 

@@ -22,6 +22,10 @@ typedef struct qdb_eval_opts {
     qdb_exec_hook hook;
     void *hook_user;
     int hook_inputs;
+    /* Executor fusion of x * gate(x) pairs (qdb_exec_set_fusion): always
+     * without a hook; with one, only the pairs whose gate output
+     * fuse_skippable(hook_user, ...) allows, when it is set. */
+    qdb_exec_skippable fuse_skippable;
 } qdb_eval_opts;
 
 typedef struct qdb_eval_result {

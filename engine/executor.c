@@ -10,6 +10,7 @@
 #endif
 
 #include "op.h"
+#include "ops/gated_act.h"
 #include "prepare.h"
 
 struct qdb_exec {
@@ -25,7 +26,44 @@ struct qdb_exec {
     const qdb_tensor **ins;
     qdb_tensor *outs;
     qdb_tensor **outp;
+    /* x * gate(x) pairs (see qdb_exec_set_fusion): per node, the Mul a gate
+     * node feeds (-1: none), and per node, the gate fused into it (-1) */
+    int *gate_mul, *fused_gate;
 };
+
+/* Gate nodes (Sigmoid, HardSigmoid) whose output only a Mul reads, that Mul
+ * multiplying it by the gate's own input: x * gate(x). Not yet fused (see
+ * qdb_exec_set_fusion). Returns non-zero when out of memory. */
+static int find_gated_pairs(qdb_exec *x)
+{
+    const qdb_graph *g = x->g;
+    x->gate_mul = malloc(((size_t)g->n_nodes + 1) * sizeof *x->gate_mul);
+    x->fused_gate = malloc(((size_t)g->n_nodes + 1) * sizeof *x->fused_gate);
+    if (!x->gate_mul || !x->fused_gate)
+        return 1;
+    for (int i = 0; i < g->n_nodes; i++)
+        x->gate_mul[i] = x->fused_gate[i] = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qdb_node *n = &g->nodes[i];
+        if (qdb_gate_of(n) == QDB_GATE_NONE || n->n_in != 1 || n->n_out != 1 || n->in[0] < 0 ||
+            n->out[0] < 0)
+            continue;
+        int in = n->in[0], s = n->out[0], j = x->last_use[s];
+        if (j <= i || x->is_output[s] || g->values[in].constant)
+            continue;
+        const qdb_node *m = &g->nodes[j];
+        if (strcmp(m->op_type, "Mul") || m->n_in != 2 || m->n_out != 1 || m->out[0] < 0 ||
+            !((m->in[0] == in && m->in[1] == s) || (m->in[0] == s && m->in[1] == in)))
+            continue;
+        int readers = 0; /* the gate's output must have no other reader */
+        for (int k = i + 1; k <= j; k++)
+            for (int a = 0; a < g->nodes[k].n_in; a++)
+                readers += g->nodes[k].in[a] == s;
+        if (readers == 1)
+            x->gate_mul[i] = j;
+    }
+    return 0;
+}
 
 qdb_exec *qdb_exec_new(const qdb_graph *g, qdb_err *e)
 {
@@ -64,6 +102,8 @@ qdb_exec *qdb_exec_new(const qdb_graph *g, qdb_err *e)
                 x->last_use[g->nodes[i].in[k]] = i;
     for (int k = 0; k < g->n_outputs; k++)
         x->is_output[g->outputs[k]] = 1;
+    if (find_gated_pairs(x))
+        goto nomem;
     return x;
 nomem:
     qdb_err_set(e, QDB_ERR_NOMEM, "out of memory creating the executor");
@@ -82,6 +122,8 @@ void qdb_exec_free(qdb_exec *x)
     free(x->ins);
     free(x->outs);
     free(x->outp);
+    free(x->gate_mul);
+    free(x->fused_gate);
     free(x);
 }
 
@@ -103,6 +145,41 @@ void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user)
 void qdb_exec_hook_inputs(qdb_exec *x, int on)
 {
     x->hook_inputs = on;
+}
+
+void qdb_exec_set_fusion(qdb_exec *x, int on, qdb_exec_skippable skippable, void *user)
+{
+    const qdb_graph *g = x->g;
+    for (int i = 0; i < g->n_nodes; i++)
+        x->fused_gate[i] = -1;
+    if (!on)
+        return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int j = x->gate_mul[i];
+        if (j >= 0 && (!skippable || skippable(user, g, g->nodes[i].out[0])))
+            x->fused_gate[j] = i;
+    }
+}
+
+/* Node j computes x * gate(x) for the gate node fused into it: one pass
+ * instead of the gate's output tensor and the Mul. */
+static qdb_status run_fused(qdb_exec *x, int j, qdb_err *e)
+{
+    const qdb_node *gn = &x->g->nodes[x->fused_gate[j]];
+    const qdb_node *m = &x->g->nodes[j];
+    const qdb_tensor *in = x->cur[gn->in[0]];
+    if (!in)
+        return qdb_err_set(e, QDB_ERR_INVALID, "input is missing");
+    if (in->dtype != QDB_F32)
+        return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "%s: int64 input not supported", gn->op_type);
+    qdb_tensor *t = qdb_tensor_new_uninit(QDB_F32, &in->shape, e);
+    if (!t)
+        return e && e->code ? e->code : QDB_ERR_NOMEM;
+    qdb_gated_act_f32(qdb_gate_of(gn), gn, in->data.f, t->data.f, in->numel);
+    x->cur[m->out[0]] = t;
+    x->owned[m->out[0]] = 1;
+    x->outp[0] = t;
+    return QDB_OK;
 }
 
 static void release(qdb_exec *x, int v)
@@ -195,6 +272,8 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
     int used_in = x->max_io, used_out = x->max_io; /* a previous run may have left slots */
     for (int i = 0; i < g->n_nodes; i++) {
         const qdb_node *n = &g->nodes[i];
+        if (x->gate_mul[i] >= 0 && x->fused_gate[x->gate_mul[i]] == i)
+            continue; /* computed by the Mul it feeds */
         /* Slots past n_in / n_out are absent (NULL), never the previous
          * node's; only the slots the previous node used need clearing. */
         for (int k = n->n_in; k < used_in; k++)
@@ -209,6 +288,15 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
             x->outp[k] = NULL;
         memset(x->outs, 0, (size_t)n->n_out * sizeof *x->outs);
         qdb_err_clear(&sub);
+        if (x->fused_gate[i] >= 0) {
+            st = run_fused(x, i, &sub);
+            if (st != QDB_OK) {
+                const qdb_node *gn = &g->nodes[x->fused_gate[i]];
+                qdb_err_set(e, st, "node '%s' (%s): %s", gn->name, gn->op_type, sub.msg);
+                goto fail;
+            }
+            goto ran;
+        }
         st = n->op->infer(n, x->ins, x->outs, &sub);
         for (int k = 0; st == QDB_OK && k < n->n_out; k++) {
             x->outp[k] = NULL;
@@ -229,6 +317,7 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
             qdb_err_set(e, st, "node '%s' (%s): %s", n->name, n->op_type, sub.msg);
             goto fail;
         }
+    ran:
         if (x->hook)
             for (int k = 0; k < n->n_out; k++)
                 if (x->outp[k] && x->hook(x->user, g, i, k, x->outp[k])) {

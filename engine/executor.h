@@ -27,6 +27,14 @@ void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user);
  * of the model input). */
 void qdb_exec_hook_inputs(qdb_exec *x, int on);
 
+/* Fusion of x * gate(x) pairs (a Sigmoid or HardSigmoid whose output only
+ * a Mul by the same x reads: SiLU and Hardswish as exported at opset 13)
+ * into one pass, bit-identical to the two nodes. The gate's output is then
+ * never computed, so the hook does not see it: fusion is off until a caller
+ * whose hook does not need those values turns it on. `skippable` (NULL:
+ * every pair) decides per gate output value. */
+typedef int (*qdb_exec_skippable)(void *user, const qdb_graph *g, int value);
+void qdb_exec_set_fusion(qdb_exec *x, int on, qdb_exec_skippable skippable, void *user);
 /* Run the graph. `inputs` has g->n_inputs tensors (borrowed; shapes must
  * match the graph's with any batch size where the batch is free). On
  * success outputs[k] (k < g->n_outputs) receive new tensors owned by the

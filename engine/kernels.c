@@ -531,13 +531,19 @@ static QDB_INLINE int dw3x3_flat(const float *xc, const float *k, float b, const
     for (int64_t r = 0; r < Hp; r++) {
         float *row = S == 1 ? xp + r * Wp : xp + ((r & 1) * (OH + 1) + r / 2) * Wp;
         const int64_t ih = r - ph;
+        /* rows are a few dozen floats: plain loops beat memset/memcpy calls */
         if (ih < 0 || ih >= IH || c1 == c0) {
-            memset(row, 0, (size_t)Wp * sizeof *row);
+            for (int64_t i = 0; i < Wp; i++)
+                row[i] = 0.0f;
             continue;
         }
-        memset(row, 0, (size_t)c0 * sizeof *row);
-        memcpy(row + c0, xc + ih * IW + (c0 - pw), (size_t)(c1 - c0) * sizeof *row);
-        memset(row + c1, 0, (size_t)(Wp - c1) * sizeof *row);
+        const float *src = xc + ih * IW + (c0 - pw);
+        for (int64_t i = 0; i < c0; i++)
+            row[i] = 0.0f;
+        for (int64_t i = c0; i < c1; i++)
+            row[i] = src[i - c0];
+        for (int64_t i = c1; i < Wp; i++)
+            row[i] = 0.0f;
     }
     const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6],
                 k7 = k[7], k8 = k[8];
@@ -550,7 +556,8 @@ static QDB_INLINE int dw3x3_flat(const float *xc, const float *k, float b, const
                 k5 * r1[j + 2] + k6 * r2[j] + k7 * r2[j + 1] + k8 * r2[j + 2];
     }
     for (int64_t oh = 0; oh < OH; oh++)
-        memcpy(yc + oh * OW, op + oh * Wq, (size_t)OW * sizeof *yc);
+        for (int64_t i = 0; i < OW; i++)
+            yc[oh * OW + i] = op[oh * Wq + i];
     return 1;
 }
 

@@ -13,6 +13,7 @@
 
 #include "broadcast.h"
 #include "fast_math.h"
+#include "kernels.h"
 #include "op.h"
 
 typedef enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MIN, B_MAX, B_PRELU } binop;
@@ -83,7 +84,7 @@ static void plan_make(bplan *p, const qdb_shape *out, const qdb_shape *a, const 
 #define FMIN(x, y) (((y) < (x) || (y) != (y)) ? (y) : (x))
 #define FMAX(x, y) (((y) > (x) || (y) != (y)) ? (y) : (x))
 
-static void run_f32(binop op, float *o, const float *a, int sa, const float *b, int sb, int64_t n)
+QDB_MULTIVERSION static void run_f32(binop op, float *o, const float *a, int sa, const float *b, int sb, int64_t n)
 {
     switch (op) {
     case B_ADD: RUN(float, float, float, x + y); break;

@@ -64,6 +64,14 @@ static inline float fast_expf(float x, fexp_clamp c)
     return y * s * 2.0f;
 }
 
+/* min(max(v, 0), 1) as selects (vectorizable; fminf/fmaxf are calls). NaN
+ * passes through. */
+static inline float clamp01(float v)
+{
+    v = v < 0.0f ? 0.0f : v;
+    return v > 1.0f ? 1.0f : v;
+}
+
 /* for (i = 0; i < n; i++) BODY, where iteration i reads and writes only
  * element i (output may be the input itself, never overlap otherwise). In
  * blocks of 16 with a fixed trip count and no loop-carried dependence

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fast_math.h"
+#include "kernels.h"
 #include "op.h"
 
 static qdb_status check_one_input(const qdb_node *n, qdb_err *e)
@@ -48,8 +49,8 @@ static qdb_status infer_any(const qdb_node *n, const qdb_tensor *const *in, qdb_
 
 /* A float32-only op: PRE runs once (reads attributes), EXPR maps x. */
 #define F32_OP(sym, name, chk, PRE, EXPR)                                                          \
-    static qdb_status fwd_##sym(const qdb_node *n, const qdb_tensor *const *in,                    \
-                                qdb_tensor *const *out, qdb_err *e)                                \
+    QDB_MULTIVERSION static qdb_status fwd_##sym(const qdb_node *n, const qdb_tensor *const *in,   \
+                                                 qdb_tensor *const *out, qdb_err *e)               \
     {                                                                                              \
         const float *xp = in[0]->data.f;                                                           \
         float *yp = out[0]->data.f;                                                                \
@@ -86,13 +87,6 @@ static inline int64_t ineg(int64_t x)
     return (int64_t)(0u - (uint64_t)x);
 }
 
-/* min(max(v, 0), 1) as selects (vectorizable; fminf/fmaxf are calls). NaN
- * passes through. */
-static inline float clamp01(float v)
-{
-    v = v < 0.0f ? 0.0f : v;
-    return v > 1.0f ? 1.0f : v;
-}
 
 static inline float softplusf(float x)
 {

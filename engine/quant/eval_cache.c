@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "executor.h"
+#include "pipeline.h"
 #include "quant_internal.h"
 
 typedef struct cut {
@@ -231,13 +232,14 @@ static int find_cuts(const qdb_graph *g, int **pos_out, int **val_out, int *n_ou
 
 /* ---- the run ---- */
 
-typedef struct run_ctx {
+typedef struct run_ctx {  /* one per worker */
     qdb_eval_opts fq;       /* the model's fake-quantization hook */
     qdb_eval_cache *c;
-    int batch_index;
+    int64_t batch_index;
     int *store_cut;         /* per value: cut index to fill, -1 */
     int n_values;
     int failed;
+    size_t added;           /* bytes cached by this worker */
 } run_ctx;
 
 static int hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t)
@@ -254,9 +256,102 @@ static int hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *
             return 1;
         }
         k->batch[r->batch_index] = copy;
-        r->c->used += copy->numel * sizeof(float);
+        r->added += copy->numel * sizeof(float);
     }
     return 0;
+}
+
+/* A gate output fused away must be neither quantized nor cached. */
+static int cache_skippable(void *user, const qdb_graph *g, int v)
+{
+    const run_ctx *r = user;
+    return (v >= r->n_values || r->store_cut[v] < 0) && r->fq.fuse_skippable &&
+           r->fq.fuse_skippable(r->fq.hook_user, g, v);
+}
+
+/* One batch: its input (owned when read from the dataset, borrowed from a
+ * cut), labels and output. */
+typedef struct {
+    qdb_tensor *in, *lab, *out;
+    int owned;
+} cache_item;
+
+typedef struct {
+    qdb_eval_cache *c;
+    qdb_dataset *d;
+    const qdb_eval_opts *o;
+    qdb_eval_result *r;
+    const char *path;
+    int from_cut;           /* index of the cut the run starts from, -1: the input */
+    int64_t total;
+    qdb_exec **x;           /* per worker */
+    run_ctx *rc;            /* per worker */
+} cache_run;
+
+static void item_discard(void *user, void *item)
+{
+    (void)user;
+    cache_item *it = item;
+    qdb_tensor_free(it->out);
+    if (it->owned) {
+        qdb_tensor_free(it->in);
+        qdb_tensor_free(it->lab);
+    }
+    free(it);
+}
+
+static qdb_status item_fetch(void *user, int64_t b, void **item, qdb_err *e)
+{
+    cache_run *cr = user;
+    qdb_eval_cache *c = cr->c;
+    if (b >= c->n_batches)
+        return QDB_OK;
+    cache_item *it = calloc(1, sizeof *it);
+    if (!it)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    if (cr->from_cut >= 0) {
+        it->in = c->cuts[cr->from_cut].batch[b];
+        it->lab = c->labels[b];
+    } else {
+        it->owned = 1;
+        qdb_status st = qdb_dataset_next_batch(cr->d, c->batch, &it->in,
+                                               cr->r->labelled ? &it->lab : NULL, e);
+        if (st != QDB_OK || !it->in) {
+            item_discard(cr, it);
+            return st != QDB_OK ? st : qdb_err_set(e, QDB_ERR_INVALID,
+                                                   "dataset yielded fewer samples than announced");
+        }
+    }
+    *item = it;
+    return QDB_OK;
+}
+
+static qdb_status item_work(void *user, int w, int64_t b, void *item, qdb_err *e)
+{
+    cache_run *cr = user;
+    cache_item *it = item;
+    cr->rc[w].batch_index = b;
+    qdb_status st = qdb_exec_run_first(cr->x[w], (const qdb_tensor *const *)&it->in, &it->out, e);
+    if (cr->rc[w].failed)
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory caching activations");
+    return st;
+}
+
+static qdb_status item_finish(void *user, int64_t b, void *item, qdb_err *e)
+{
+    cache_run *cr = user;
+    cache_item *it = item;
+    qdb_eval_cache *c = cr->c;
+    qdb_status st = qdb_eval_accumulate(cr->r, cr->path, it->out, it->lab, cr->total, e);
+    if (it->owned && !c->have_labels) {
+        c->labels[b] = it->lab; /* kept for runs from a cut */
+        it->lab = NULL;
+    }
+    item_discard(cr, it);
+    if (st == QDB_OK && cr->o && cr->o->progress && cr->o->progress(cr->o->user, cr->r->n, cr->total))
+        st = qdb_err_set(e, QDB_ERR_CANCELLED, "evaluation cancelled after %lld samples",
+                         (long long)cr->r->n);
+    return st;
 }
 
 /* The part of g after node `from` (whose output value `v` becomes the only
@@ -312,7 +407,8 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
     int *cpos = NULL, *cval = NULL, ncut = 0;
     int *store = malloc((size_t)g->n_values * sizeof *store);
     qdb_graph *suffix = NULL;
-    qdb_exec *x = NULL;
+    int workers = qdb_pipeline_workers();
+    cache_run cr = {.c = c, .d = d, .o = o, .r = r, .path = g->path, .from_cut = -1};
     r->pred = malloc(((size_t)total + 1) * sizeof *r->pred);
     if (!sig || !sig_name || !store || !r->pred || find_cuts(g, &cpos, &cval, &ncut)) {
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
@@ -434,15 +530,28 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
             goto done;
         }
     }
-    run_ctx rc = {.c = c, .store_cut = store, .n_values = g->n_values};
-    qdb_qmodel_eval_opts(q, &rc.fq);
-    x = qdb_exec_new(suffix ? suffix : g, e);
-    if (!x) {
-        st = e && e->code ? e->code : QDB_ERR_NOMEM;
+    cr.from_cut = suffix ? start : -1;
+    cr.total = total;
+    cr.x = calloc((size_t)workers, sizeof *cr.x);
+    cr.rc = calloc((size_t)workers, sizeof *cr.rc);
+    if (!cr.x || !cr.rc) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         goto done;
     }
-    qdb_exec_set_hook(x, hook, &rc);
-    qdb_exec_hook_inputs(x, suffix == NULL); /* cached cut values are quantized already */
+    for (int w = 0; w < workers; w++) {
+        run_ctx *rc = &cr.rc[w];
+        rc->c = c;
+        rc->store_cut = store;
+        rc->n_values = g->n_values;
+        qdb_qmodel_eval_opts(q, &rc->fq);
+        if (!(cr.x[w] = qdb_exec_new(suffix ? suffix : g, e))) {
+            st = e && e->code ? e->code : QDB_ERR_NOMEM;
+            goto done;
+        }
+        qdb_exec_set_hook(cr.x[w], hook, rc);
+        qdb_exec_set_fusion(cr.x[w], 1, cache_skippable, rc);
+        qdb_exec_hook_inputs(cr.x[w], suffix == NULL); /* cached cut values are quantized already */
+    }
     if (!c->labels && !(c->labels = calloc((size_t)c->n_batches, sizeof *c->labels))) {
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         goto done;
@@ -451,42 +560,12 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
     if (!suffix && (st = qdb_dataset_rewind(d, e)) != QDB_OK)
         goto done;
     double t0 = now_s();
-    for (int b = 0; b < c->n_batches; b++) {
-        qdb_tensor *in = NULL, *lab = NULL, *out = NULL;
-        if (suffix) {
-            in = c->cuts[start].batch[b];
-            lab = c->labels[b];
-        } else {
-            if ((st = qdb_dataset_next_batch(d, batch, &in, r->labelled ? &lab : NULL, e)) != QDB_OK)
-                goto done;
-            if (!in) {
-                st = qdb_err_set(e, QDB_ERR_INVALID, "dataset yielded fewer samples than announced");
-                goto done;
-            }
-        }
-        rc.batch_index = b;
-        st = qdb_exec_run_first(x, (const qdb_tensor *const *)&in, &out, e);
-        if (rc.failed)
-            st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory caching activations");
-        if (st == QDB_OK)
-            st = qdb_eval_accumulate(r, g->path, out, lab, total, e);
-        qdb_tensor_free(out);
-        if (!suffix) {
-            qdb_tensor_free(in);
-            if (!c->have_labels) {
-                c->labels[b] = lab; /* kept for runs from a cut */
-            } else {
-                qdb_tensor_free(lab);
-            }
-        }
-        if (st != QDB_OK)
-            goto done;
-        if (o && o->progress && o->progress(o->user, r->n, total)) {
-            st = qdb_err_set(e, QDB_ERR_CANCELLED, "evaluation cancelled after %lld samples",
-                             (long long)r->n);
-            goto done;
-        }
-    }
+    const qdb_pipeline_fns fns = {item_fetch, item_work, item_finish, item_discard};
+    st = qdb_pipeline_run(workers, &fns, &cr, e);
+    for (int w = 0; w < workers; w++)
+        c->used += cr.rc[w].added;
+    if (st != QDB_OK)
+        goto done;
     r->seconds = now_s() - t0;
     c->have_labels = 1;
     for (int i = 0; i < c->n_cuts; i++)
@@ -517,7 +596,10 @@ done:
     free(cpos);
     free(cval);
     free(store);
-    qdb_exec_free(x);
+    for (int w = 0; cr.x && w < workers; w++)
+        qdb_exec_free(cr.x[w]);
+    free(cr.x);
+    free(cr.rc);
     qdb_graph_free(suffix);
     return st;
 }

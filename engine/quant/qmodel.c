@@ -385,9 +385,19 @@ static int fq_hook(void *user, const qdb_graph *g, int node, int slot, qdb_tenso
     return 0;
 }
 
+/* Gate outputs inside a fused group are never quantized: the executor may
+ * skip computing them. */
+static int fq_skippable(void *user, const qdb_graph *g, int v)
+{
+    const qdb_qmodel *q = user;
+    return v < 0 || v >= q->n_map || q->layer_of_value[v] < 0 ||
+           !q->layers[q->layer_of_value[v]].act_active;
+}
+
 void qdb_qmodel_eval_opts(qdb_qmodel *q, qdb_eval_opts *o)
 {
     o->hook = fq_hook;
     o->hook_user = q;
     o->hook_inputs = 1;
+    o->fuse_skippable = fq_skippable;
 }
