@@ -15,8 +15,11 @@
 #include "histogram.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kernels.h"
 
 #define MAX_BINS (1 << 24)
 
@@ -154,6 +157,58 @@ static void degenerate_range(double c, double *a, double *b)
         *a = c, *b = c + w0;
 }
 
+/* Values binned per chunk (the index buffer's length). */
+#define HIST_CHUNK 4096
+
+/* Range and moments of the finite values among x[0..n): returns their
+ * number. Four partial sums (in double; each v*v of a float is exact). */
+QDB_MULTIVERSION static size_t moments(const float *x, size_t n, double *mn, double *mx,
+                                       double *sum, double *sumsq)
+{
+    double lo = INFINITY, hi = -INFINITY, s[4] = {0}, q[4] = {0};
+    size_t finite = 0, i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) {
+            double v = x[i + j];
+            int f = v - v == 0.0; /* false for inf and NaN */
+            finite += (size_t)f;
+            double vs = f ? v : 0.0;
+            lo = f && v < lo ? v : lo;
+            hi = f && v > hi ? v : hi;
+            s[j] += vs;
+            q[j] += vs * vs;
+        }
+    for (; i < n; i++) {
+        double v = x[i];
+        int f = v - v == 0.0;
+        finite += (size_t)f;
+        double vs = f ? v : 0.0;
+        lo = f && v < lo ? v : lo;
+        hi = f && v > hi ? v : hi;
+        s[0] += vs;
+        q[0] += vs * vs;
+    }
+    *mn = lo;
+    *mx = hi;
+    *sum = (s[0] + s[1]) + (s[2] + s[3]);
+    *sumsq = (q[0] + q[1]) + (q[2] + q[3]);
+    return finite;
+}
+
+/* Bin index of each value for bins of width 1/inv_w from lo, clamped to
+ * [0, nb); -1 for a value that is not finite. */
+QDB_MULTIVERSION static void bin_index(const float *x, size_t n, double lo, double inv_w, int nb,
+                                       int32_t *idx)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        int f = v - v == 0.0;
+        double u = f ? (v - lo) * inv_w : -1.0;
+        int32_t k = u <= 0.0 ? 0 : (u >= nb ? nb - 1 : (int32_t)u);
+        idx[i] = f ? k : -1;
+    }
+}
+
 qdb_status qdb_histogram_add(qdb_histogram *h, const float *x, size_t n, size_t plane, int channels,
                              const float *chan_weight, qdb_err *e)
 {
@@ -169,17 +224,7 @@ qdb_status qdb_histogram_add(qdb_histogram *h, const float *x, size_t n, size_t 
                            plane, channels);
     /* pass 1: range and moments of the finite values */
     double bmin = INFINITY, bmax = -INFINITY, sum = 0.0, sumsq = 0.0;
-    size_t finite = 0;
-    for (size_t i = 0; i < n; i++) {
-        double v = x[i];
-        if (!isfinite(v))
-            continue;
-        finite++;
-        bmin = v < bmin ? v : bmin;
-        bmax = v > bmax ? v : bmax;
-        sum += v;
-        sumsq += v * v;
-    }
+    size_t finite = moments(x, n, &bmin, &bmax, &sum, &sumsq);
     h->nonfinite += (int64_t)(n - finite);
     if (!finite)
         return QDB_OK;
@@ -198,24 +243,58 @@ qdb_status qdb_histogram_add(qdb_histogram *h, const float *x, size_t n, size_t 
         if (st)
             return st;
     }
-    /* pass 2: bin */
+    /* pass 2: bin, in chunks: indices first (a vector loop), then counts
+     * into integer sub-histograms (four, so that runs of one bin do not
+     * serialize on a single counter), added to the totals at the end */
     const int nb = h->n_bins;
     const double lo = h->lo, inv_w = nb / (h->hi - h->lo);
-    double *restrict count = h->count;
-    for (size_t i = 0; i < n; i++) {
-        double v = x[i];
-        if (!isfinite(v))
-            continue;
-        double u = (v - lo) * inv_w;
-        int k = u <= 0.0 ? 0 : (u >= nb ? nb - 1 : (int)u);
-        count[k] += 1.0;
+    /* four tables of nb + 1 counters: slot 0 takes the non-finite values
+     * (index -1), slot k + 1 bin k */
+    const size_t ts = (size_t)nb + 1;
+    uint32_t *sub = calloc(ts * 4, sizeof *sub);
+    int32_t *idx = malloc(HIST_CHUNK * sizeof *idx);
+    if (!sub || !idx) {
+        free(sub);
+        free(idx);
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    }
+    for (size_t c0 = 0; c0 < n; c0 += HIST_CHUNK) {
+        size_t m = n - c0 < HIST_CHUNK ? n - c0 : HIST_CHUNK;
+        bin_index(x + c0, m, lo, inv_w, nb, idx);
+        size_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            sub[(size_t)(idx[i] + 1)]++;
+            sub[ts + (size_t)(idx[i + 1] + 1)]++;
+            sub[2 * ts + (size_t)(idx[i + 2] + 1)]++;
+            sub[3 * ts + (size_t)(idx[i + 3] + 1)]++;
+        }
+        for (; i < m; i++)
+            sub[(size_t)(idx[i] + 1)]++;
         if (h->wcount) {
-            double wt = 1.0;
-            if (chan_weight)
-                wt = chan_weight[(i / plane) % (size_t)channels];
-            h->wcount[k] += wt;
+            /* runs of one plane share their channel's weight */
+            for (i = 0; i < m;) {
+                size_t g = c0 + i, end = m;
+                double wt = 1.0;
+                if (chan_weight) {
+                    wt = chan_weight[(g / plane) % (size_t)channels];
+                    size_t left = plane - g % plane;
+                    end = i + left < m ? i + left : m;
+                }
+                for (; i < end; i++)
+                    if (idx[i] >= 0)
+                        h->wcount[idx[i]] += wt;
+            }
         }
     }
+    free(idx);
+    double *restrict count = h->count;
+    for (int k = 0; k < nb; k++) {
+        uint64_t c = 0;
+        for (int t = 0; t < 4; t++)
+            c += sub[(size_t)t * ts + (size_t)k + 1];
+        count[k] += (double)c;
+    }
+    free(sub);
     h->min = bmin < h->min ? bmin : h->min;
     h->max = bmax > h->max ? bmax : h->max;
     h->total += (double)finite;
