@@ -25,7 +25,7 @@ PROTOC_C   ?= protoc-c
 ONNX_TESTDATA ?= /usr/share/libonnx-testdata/data
 
 VERSION    := 0.1.0
-PKGS       := libprotobuf-c openblas libcjson zlib
+PKGS       := libprotobuf-c openblas libcjson zlib ncursesw readline
 TEST_PKGS  := cmocka
 
 # GCC's default -O2 cost model vectorizes no loop that needs a run-time alias
@@ -36,14 +36,14 @@ OPT        ?= -O2 $(VECT)
 CFLAGS     ?= $(OPT) -g
 QDB_CFLAGS := -std=c11 -pthread -Wall -Wextra -Wshadow -Wno-unused-parameter \
               -D_POSIX_C_SOURCE=200809L -DQDB_VERSION=\"$(VERSION)\" \
-              -Iengine -Iengine/quant -Ieditor -Icli -Itests/support -I$(BUILD)/gen \
+              -Iengine -Iengine/quant -Ieditor -Isessions -Itui -Icli -Itests/support -I$(BUILD)/gen \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LIBS       := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -pthread
 TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 GEN_SRC    := $(BUILD)/gen/onnx.pb-c.c
-ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c engine/quant/*.c editor/*.c))
-CLI_SRC    := $(sort $(wildcard cli/*.c))
+ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c engine/quant/*.c editor/*.c sessions/*.c))
+CLI_SRC    := $(sort $(wildcard cli/*.c tui/*.c))
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 
 LIB_OBJ    := $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/gen/%.o) $(ENGINE_SRC:%.c=$(BUILD)/%.o)

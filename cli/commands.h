@@ -11,6 +11,7 @@ int cmd_quantize(int argc, char **argv);
 int cmd_match(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
 int cmd_bisect(int argc, char **argv);
+int cmd_tui(int argc, char **argv);
 /* The option lines of `qdb COMMAND --help` for the longer commands. */
 extern const char cmd_sensitivity_options[], cmd_bisect_options[];
 

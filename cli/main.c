@@ -20,6 +20,8 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"tui", cmd_tui, "MODEL.onnx [data flags] [--rule RULE] [--rules FILE] [--set key=value]",
+     "the interactive debugger (also: qdb MODEL.onnx); ? inside lists keys and commands", NULL},
     {"info", cmd_info, "MODEL.onnx",
      "list inputs, outputs and every layer with its op, output shape and parameters", NULL},
     {"infer", cmd_infer, "MODEL.onnx --input X.npy --output Y.npy [--threads N]",
@@ -106,6 +108,10 @@ int main(int argc, char **argv)
                 }
             return commands[i].run(argc - 1, argv + 1);
         }
+    /* qdb MODEL.onnx [flags]: the TUI */
+    size_t n = strlen(cmd);
+    if (n > 5 && !strcmp(cmd + n - 5, ".onnx"))
+        return cmd_tui(argc, argv);
     cli_error("unknown command '%s' (try qdb --help)", cmd);
     return 2;
 }

@@ -150,6 +150,8 @@ int qsetup_open(qsetup *s, int need_eval, int64_t eval_n)
             return 1;
         }
     }
+    if (s->no_calibrate)
+        return 0;
     if (!(s->q = qdb_qmodel_new(s->g, &s->cfg, &e))) {
         cli_error("%s", e.msg);
         return 1;

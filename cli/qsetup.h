@@ -29,6 +29,7 @@ typedef struct qsetup {
     int n_rule_files;
     const char *rule_files[16]; /* --rules FILE, read by qsetup_open */
     long batch, threads;
+    int no_calibrate;           /* qsetup_open stops after opening (the TUI calibrates) */
     /* after qsetup_open */
     qdb_profile prof;
     int have_prof;

@@ -45,6 +45,14 @@ qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset 
                               const int64_t *float_pred, const qdb_eval_opts *o,
                               qdb_rule_eval *out, qdb_err *e)
 {
+    return qdb_rules_evaluate_cached(q, rs, d, float_pred, o, NULL, NAN, out, e);
+}
+
+qdb_status qdb_rules_evaluate_cached(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset *d,
+                                     const int64_t *float_pred, const qdb_eval_opts *o,
+                                     qdb_eval_cache *cache, double baseline, qdb_rule_eval *out,
+                                     qdb_err *e)
+{
     memset(out, 0, sizeof *out);
     out->n_rules = rs->n;
     out->labelled = qdb_dataset_has_labels(d);
@@ -53,15 +61,21 @@ qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset 
     qdb_ruleset *none = qdb_ruleset_new();
     /* the configurations differ in a few layers: each evaluation reruns
      * only what follows the first difference */
-    qdb_eval_cache *cache = qdb_eval_cache_new(0, e);
+    qdb_eval_cache *own = cache ? NULL : qdb_eval_cache_new(0, e);
+    if (!cache)
+        cache = own;
     qdb_status st = QDB_OK;
     if (!out->matches || !out->without || !none || !cache) {
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = score(q, cache, none, NULL, d, float_pred, o, &out->baseline, NULL, e)) != QDB_OK)
-        goto done;
-    out->evaluations++;
+    if (!isnan(baseline)) {
+        out->baseline = baseline;
+    } else {
+        if ((st = score(q, cache, none, NULL, d, float_pred, o, &out->baseline, NULL, e)) != QDB_OK)
+            goto done;
+        out->evaluations++;
+    }
     int enabled = 0;
     for (int i = 0; i < rs->n; i++)
         enabled += rs->rules[i]->enabled;
@@ -89,7 +103,7 @@ qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset 
         goto done;
     out->evaluations++;
 done:
-    qdb_eval_cache_free(cache);
+    qdb_eval_cache_free(own);
     qdb_ruleset_free(none);
     if (st != QDB_OK)
         qdb_rule_eval_free(out);

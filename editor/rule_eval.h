@@ -9,6 +9,7 @@
 #define QDB_RULE_EVAL_H
 
 #include "eval.h"
+#include "eval_cache.h"
 #include "history.h"
 #include "qmodel.h"
 #include "ruleset.h"
@@ -32,6 +33,13 @@ typedef struct qdb_rule_eval {
 qdb_status qdb_rules_evaluate(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset *d,
                               const int64_t *float_pred, const qdb_eval_opts *o,
                               qdb_rule_eval *out, qdb_err *e);
+/* The same, evaluating through `cache` (kept by the caller across calls, so
+ * that the next call after a small edit reruns only what changed; NULL: a
+ * cache of its own) and taking the baseline as known unless it is NAN. */
+qdb_status qdb_rules_evaluate_cached(qdb_qmodel *q, const qdb_ruleset *rs, qdb_dataset *d,
+                                     const int64_t *float_pred, const qdb_eval_opts *o,
+                                     qdb_eval_cache *cache, double baseline, qdb_rule_eval *out,
+                                     qdb_err *e);
 /* Append the configurations an evaluation scored to a history. */
 qdb_status qdb_rule_eval_record(const qdb_rule_eval *r, const qdb_ruleset *rs, double float_score,
                                 qdb_history *h, qdb_err *e);

@@ -1,0 +1,534 @@
+/* command.c - the command language (see command.h): parsing a line,
+ * dispatching through the table generated from QDB_COMMANDS, and each
+ * command's handler. Handlers that change the configuration save the rules
+ * and the global configuration first and put them back when anything
+ * fails, so that a failed or cancelled command changes nothing. */
+#include "command.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layer_attr.h"
+#include "rule.h"
+
+static const qdb_cmd_info cmd_table[QDB_CMD_COUNT] = {
+#define QDB_CMD_INFO(name, args, help, slow) {#name, args, help, slow},
+    QDB_COMMANDS(QDB_CMD_INFO)
+#undef QDB_CMD_INFO
+};
+
+const qdb_cmd_info *qdb_cmd_info_at(int i)
+{
+    return i >= 0 && i < QDB_CMD_COUNT ? &cmd_table[i] : NULL;
+}
+
+static const char *skip_blanks(const char *p)
+{
+    while (*p && isspace((unsigned char)*p))
+        p++;
+    return p;
+}
+
+int qdb_cmd_lookup(const char *line)
+{
+    const char *p = skip_blanks(line);
+    size_t n = 0;
+    while (p[n] && !isspace((unsigned char)p[n]))
+        n++;
+    for (int i = 0; i < QDB_CMD_COUNT; i++)
+        if (strlen(cmd_table[i].name) == n && !strncmp(cmd_table[i].name, p, n))
+            return i;
+    return -1;
+}
+
+void qdb_cmd_result_free(qdb_cmd_result *r)
+{
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+/* Append formatted text; on OOM the text is just cut short. */
+__attribute__((format(printf, 2, 3))) static void out(qdb_cmd_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (r->len + (size_t)n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 256;
+        while (cap < r->len + (size_t)n + 1)
+            cap *= 2;
+        char *t = realloc(r->text, cap);
+        if (!t)
+            return;
+        r->text = t;
+        r->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(r->text + r->len, r->cap - r->len, fmt, ap);
+    va_end(ap);
+    r->len += (size_t)n;
+}
+
+/* ---- arguments ---- */
+
+/* The next argument of *p: a word, or a "quoted string" with \" and \\
+ * escapes. Returns a new string (NULL at the end or on OOM: *bad set on a
+ * broken quote or OOM). */
+static char *next_arg(const char **p, int *bad)
+{
+    const char *s = skip_blanks(*p);
+    if (!*s)
+        return NULL;
+    char *o = malloc(strlen(s) + 1);
+    if (!o) {
+        *bad = 1;
+        return NULL;
+    }
+    size_t n = 0;
+    if (*s == '"') {
+        s++;
+        while (*s && *s != '"') {
+            if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+                s++;
+            o[n++] = *s++;
+        }
+        if (*s != '"') {
+            free(o);
+            *bad = 1;
+            return NULL;
+        }
+        s++;
+    } else {
+        while (*s && !isspace((unsigned char)*s))
+            o[n++] = *s++;
+    }
+    o[n] = 0;
+    *p = s;
+    return o;
+}
+
+/* A layer named by its exact name or its table index. */
+static int find_layer(const qdb_session *s, const char *arg, qdb_err *e)
+{
+    int L = qdb_session_find_layer(s, arg);
+    if (L >= 0)
+        return L;
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*arg && !*end && v >= 0 && v < s->q->n_layers)
+        return (int)v;
+    qdb_err_set(e, QDB_ERR_INVALID, "no layer '%s' (give its name as in 'layers', or its index 0..%d)",
+                arg, s->q->n_layers - 1);
+    return -1;
+}
+
+/* The rule number N of "enable N" etc. (1-based), as an index. */
+static int rule_index(const qdb_session *s, const char *args, const char *cmd, qdb_err *e)
+{
+    char *end;
+    long v = strtol(args, &end, 10);
+    if (!*args || *skip_blanks(end) || v < 1 || v > s->rs->n) {
+        if (s->rs->n == 0)
+            qdb_err_set(e, QDB_ERR_INVALID, "%s: there are no rules", cmd);
+        else
+            qdb_err_set(e, QDB_ERR_INVALID, "%s: give a rule number from 1 to %d", cmd, s->rs->n);
+        return -1;
+    }
+    return (int)v - 1;
+}
+
+/* ---- the change protocol: save, change, re-quantize or restore ---- */
+
+typedef struct {
+    qdb_ruleset *rs;
+    qdb_quant_config cfg;
+    int baseline_known;
+} saved_state;
+
+static qdb_status save_state(qdb_session *s, saved_state *sv, qdb_err *e)
+{
+    sv->rs = qdb_ruleset_clone(s->rs, -1, e);
+    sv->cfg = s->q->cfg;
+    sv->baseline_known = s->baseline_known;
+    return sv->rs ? QDB_OK : (e && e->code ? e->code : QDB_ERR_NOMEM);
+}
+
+/* After a change: re-quantize; on failure put everything back. */
+static qdb_status finish_change(qdb_session *s, saved_state *sv, qdb_session_progress progress,
+                                void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    qdb_status st = qdb_session_requant(s, progress, user, e);
+    if (st != QDB_OK) {
+        qdb_err keep = *e;
+        s->baseline_known = sv->baseline_known;
+        qdb_err re = {0};
+        if (qdb_session_restore(s, sv->rs, &sv->cfg, &re) != QDB_OK)
+            qdb_err_set(e, keep.code, "%s (and restoring the previous configuration failed: %s)",
+                        keep.msg, re.msg);
+        sv->rs = NULL;
+        return st;
+    }
+    qdb_ruleset_free(sv->rs);
+    sv->rs = NULL;
+    r->flags |= QDB_CMD_CHANGED;
+    out(r, "quantized %.2f %% (%+.2f vs float, %+.2f vs baseline) in %.2f s\n",
+        100.0 * s->current, 100.0 * (s->current - s->float_score),
+        100.0 * (s->current - s->baseline), s->seconds);
+    return QDB_OK;
+}
+
+/* Add a rule given as text (checked before anything changes). */
+static qdb_status add_rule(qdb_session *s, const char *text, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    qdb_rule *rule = qdb_rule_parse(text, e);
+    if (!rule)
+        return e->code;
+    int n = 0;
+    for (int i = 0; i < s->q->n_layers; i++)
+        n += qdb_filter_matches(rule->filter, s->q, i);
+    saved_state sv;
+    qdb_status st = save_state(s, &sv, e);
+    if (st == QDB_OK)
+        st = qdb_ruleset_add(s->rs, rule, e);
+    else
+        qdb_rule_free(rule);
+    if (st != QDB_OK) {
+        qdb_ruleset_free(sv.rs);
+        return st;
+    }
+    char *t = qdb_rule_format(rule);
+    out(r, "rule %d: %s (%d layer%s)%s\n", s->rs->n, t ? t : text, n, n == 1 ? "" : "s",
+        n ? "" : " - warning: it matches no layer");
+    free(t);
+    return finish_change(s, &sv, progress, user, r, e);
+}
+
+/* ---- handlers ---- */
+
+typedef qdb_status (*handler)(qdb_session *s, const char *args, qdb_session_progress progress,
+                              void *user, qdb_cmd_result *r, qdb_err *e);
+
+static qdb_status need_ready(const qdb_session *s, qdb_err *e)
+{
+    return s->ready ? QDB_OK
+                    : qdb_err_set(e, QDB_ERR_INVALID, "the model is not quantized yet (starting up)");
+}
+
+static qdb_status cmd_rule(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    if (!*args)
+        return qdb_err_set(e, QDB_ERR_INVALID, "rule: give a rule, e.g. rule type=Sigmoid : act_bits=16");
+    return add_rule(s, args, progress, user, r, e);
+}
+
+static qdb_status cmd_match(qdb_session *s, const char *args, qdb_session_progress progress,
+                            void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    if (!*args)
+        return qdb_err_set(e, QDB_ERR_INVALID, "match: give a rule or a filter, e.g. match type=Conv");
+    /* a filter alone is a rule without actions: borrow a harmless one */
+    qdb_rule *rule = strchr(args, ':') ? qdb_rule_parse(args, NULL) : NULL;
+    if (!rule) {
+        size_t n = strlen(args) + 32;
+        char *t = malloc(n);
+        if (!t)
+            return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        snprintf(t, n, "%s : act_quant=on", args);
+        qdb_err fe = {0};
+        rule = qdb_rule_parse(t, &fe);
+        free(t);
+        if (!rule) {
+            /* report the error of the text as typed */
+            if (!(rule = qdb_rule_parse(args, e)))
+                return e->code;
+        }
+    }
+    int n = 0;
+    for (int i = 0; i < s->q->n_layers; i++)
+        if (qdb_filter_matches(rule->filter, s->q, i)) {
+            out(r, "%4d  %-44s %s\n", i, s->q->layers[i].name, s->q->layers[i].op);
+            n++;
+        }
+    out(r, "%d of %d layers match%s\n", n, s->q->n_layers, n ? "" : " (warning: none)");
+    qdb_rule_free(rule);
+    return QDB_OK;
+}
+
+static qdb_status cmd_rules(qdb_session *s, const char *args, qdb_session_progress progress,
+                            void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    if (s->rs->n == 0) {
+        out(r, "no rules\n");
+        return QDB_OK;
+    }
+    for (int i = 0; i < s->rs->n; i++) {
+        char *t = qdb_rule_format(s->rs->rules[i]);
+        int figures = i < s->n_rules && s->matches;
+        out(r, "%2d %s %-48s", i + 1, s->rs->rules[i]->enabled ? "on " : "off", t ? t : "?");
+        if (figures && !isnan(s->contrib[i]))
+            out(r, " %3d layers %+6.2f\n", s->matches[i], 100.0 * s->contrib[i]);
+        else if (figures)
+            out(r, " %3d layers\n", s->matches[i]);
+        else
+            out(r, "\n");
+        free(t);
+    }
+    return QDB_OK;
+}
+
+static qdb_status toggle(qdb_session *s, const char *args, const char *cmd, int what,
+                         qdb_session_progress progress, void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    int i = rule_index(s, args, cmd, e);
+    if (i < 0)
+        return e->code;
+    saved_state sv;
+    qdb_status st = save_state(s, &sv, e);
+    if (st != QDB_OK)
+        return st;
+    if (what == 2) { /* delete */
+        qdb_rule_free(s->rs->rules[i]);
+        memmove(&s->rs->rules[i], &s->rs->rules[i + 1],
+                (size_t)(s->rs->n - i - 1) * sizeof *s->rs->rules);
+        s->rs->n--;
+        out(r, "rule %d deleted\n", i + 1);
+    } else {
+        s->rs->rules[i]->enabled = what;
+        out(r, "rule %d %s\n", i + 1, what ? "enabled" : "disabled");
+    }
+    return finish_change(s, &sv, progress, user, r, e);
+}
+
+static qdb_status cmd_enable(qdb_session *s, const char *args, qdb_session_progress progress,
+                             void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    return toggle(s, args, "enable", 1, progress, user, r, e);
+}
+
+static qdb_status cmd_disable(qdb_session *s, const char *args, qdb_session_progress progress,
+                              void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    return toggle(s, args, "disable", 0, progress, user, r, e);
+}
+
+static qdb_status cmd_delete(qdb_session *s, const char *args, qdb_session_progress progress,
+                             void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    return toggle(s, args, "delete", 2, progress, user, r, e);
+}
+
+static qdb_status cmd_set(qdb_session *s, const char *args, qdb_session_progress progress,
+                          void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    if (!*args)
+        return qdb_err_set(e, QDB_ERR_INVALID, "set: give KEY=VALUE (qdb quantize --help-config lists the keys)");
+    saved_state sv;
+    qdb_status st = save_state(s, &sv, e);
+    if (st != QDB_OK)
+        return st;
+    qdb_quant_config c = s->q->cfg;
+    if ((st = qdb_quant_config_set_kv(&c, args, e)) != QDB_OK ||
+        (st = qdb_quant_config_check(&c, e)) != QDB_OK) {
+        qdb_ruleset_free(sv.rs);
+        return st;
+    }
+    s->q->cfg = c;
+    s->baseline_known = 0; /* the baseline is the global configuration's */
+    out(r, "set %s\n", args);
+    return finish_change(s, &sv, progress, user, r, e);
+}
+
+/* bits / wbits / method: a rule on one layer, by exact name. */
+static qdb_status layer_rule(qdb_session *s, const char *args, const char *cmd, const char *attr,
+                             qdb_session_progress progress, void *user, qdb_cmd_result *r,
+                             qdb_err *e)
+{
+    const char *p = args;
+    int bad = 0;
+    char *layer = next_arg(&p, &bad);
+    char *value = next_arg(&p, &bad);
+    qdb_status st = QDB_OK;
+    if (bad || !layer || !value || *skip_blanks(p)) {
+        st = qdb_err_set(e, QDB_ERR_INVALID, "usage: %s %s", cmd,
+                         cmd_table[qdb_cmd_lookup(cmd)].args);
+        goto done;
+    }
+    int L = find_layer(s, layer, e);
+    if (L < 0) {
+        st = e->code;
+        goto done;
+    }
+    /* the name, quoted for the rule syntax */
+    const char *name = s->q->layers[L].name;
+    size_t n = 2 * strlen(name) + strlen(attr) + strlen(value) + 32;
+    char *text = malloc(n);
+    if (!text) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    size_t k = (size_t)snprintf(text, n, "name=\"");
+    for (const char *c = name; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            text[k++] = '\\';
+        text[k++] = *c;
+    }
+    snprintf(text + k, n - k, "\" : %s=%s", attr, value);
+    st = add_rule(s, text, progress, user, r, e);
+    free(text);
+done:
+    free(layer);
+    free(value);
+    return st;
+}
+
+static qdb_status cmd_bits(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    return layer_rule(s, args, "bits", "act_bits", progress, user, r, e);
+}
+
+static qdb_status cmd_wbits(qdb_session *s, const char *args, qdb_session_progress progress,
+                            void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    return layer_rule(s, args, "wbits", "w_bits", progress, user, r, e);
+}
+
+static qdb_status cmd_method(qdb_session *s, const char *args, qdb_session_progress progress,
+                             void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    return layer_rule(s, args, "method", "act_error", progress, user, r, e);
+}
+
+static qdb_status cmd_requant(qdb_session *s, const char *args, qdb_session_progress progress,
+                              void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    saved_state sv;
+    qdb_status st = save_state(s, &sv, e);
+    if (st != QDB_OK)
+        return st;
+    return finish_change(s, &sv, progress, user, r, e);
+}
+
+static qdb_status cmd_layers(qdb_session *s, const char *args, qdb_session_progress progress,
+                             void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    out(r, "%4s  %-40s %-14s %4s %9s %4s %-10s %8s %8s %7s\n", "#", "name", "op", "act", "thr",
+        "w", "method", "SQNR own", "SQNR acc", "clip %");
+    for (int i = 0; i < s->q->n_layers; i++) {
+        const qdb_qlayer *l = &s->q->layers[i];
+        char thr[32] = "-", w[8] = "-";
+        if (l->act_active)
+            snprintf(thr, sizeof thr, "%c %.4g", l->act_signed ? 's' : 'u',
+                     l->act_qp.method == QDB_QM_UNIFORM ? l->act_qp.max : l->act_qp.threshold);
+        if (l->w_value >= 0 && l->wcfg.enabled)
+            snprintf(w, sizeof w, "%d%s", l->wcfg.n_bits, l->prov[QDB_LA_W_BITS] >= 0 ? "*" : "");
+        out(r, "%4d  %-40s %-14s %3d%s %9s %4s %-9s%s %8.2f %8.2f %7.3f\n", i, l->name, l->op,
+            l->act.n_bits, l->prov[QDB_LA_ACT_BITS] >= 0 ? "*" : " ", thr, w,
+            qdb_error_method_name(l->act.error_method), l->prov[QDB_LA_ACT_ERROR] >= 0 ? "*" : " ",
+            l->m.valid ? l->m.sqnr_own_db : NAN, l->m.valid ? l->m.sqnr_db : NAN,
+            l->m.valid ? 100.0 * l->m.clipped_fraction : NAN);
+    }
+    return QDB_OK;
+}
+
+static qdb_status cmd_layer(qdb_session *s, const char *args, qdb_session_progress progress,
+                            void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    int L = find_layer(s, args, e);
+    if (L < 0)
+        return e->code;
+    const qdb_qlayer *l = &s->q->layers[L];
+    out(r, "layer %d  %s  (%s)\n", L, l->name, l->op);
+    out(r, "activation  %d bits %s %s, error method %s%s\n", l->act.n_bits,
+        qdb_quant_method_name(l->act.method), l->act_signed ? "signed" : "unsigned",
+        qdb_error_method_name(l->act.error_method), l->act_active ? "" : " (kept in float)");
+    for (int m = 0; m < QDB_EM_COUNT; m++)
+        out(r, "  %-11s threshold %.6g%s\n", qdb_error_method_name((qdb_error_method)m),
+            l->thr_by_method[m], (int)l->act.error_method == m ? "  <- active" : "");
+    for (int a = 0; a < QDB_LA_COUNT; a++)
+        if (l->prov[a] >= 0)
+            out(r, "  %s set by rule %d\n", qdb_layer_attr_name((qdb_layer_attr)a), l->prov[a] + 1);
+    return QDB_OK;
+}
+
+static qdb_status cmd_status(qdb_session *s, const char *args, qdb_session_progress progress,
+                             void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    qdb_status st = need_ready(s, e);
+    if (st != QDB_OK)
+        return st;
+    out(r, "float %.2f %%  baseline %.2f %%  quantized %.2f %% (%+.2f vs float)  rules %d\n",
+        100.0 * s->float_score, 100.0 * s->baseline, 100.0 * s->current,
+        100.0 * (s->current - s->float_score), s->rs->n);
+    return QDB_OK;
+}
+
+static qdb_status cmd_help(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    if (*args) {
+        int i = qdb_cmd_lookup(args);
+        if (i < 0)
+            return qdb_err_set(e, QDB_ERR_INVALID, "help: no command '%s'", args);
+        out(r, "%s %s\n  %s\n", cmd_table[i].name, cmd_table[i].args, cmd_table[i].help);
+        return QDB_OK;
+    }
+    for (int i = 0; i < QDB_CMD_COUNT; i++)
+        out(r, "%-8s %-14s %s\n", cmd_table[i].name, cmd_table[i].args, cmd_table[i].help);
+    return QDB_OK;
+}
+
+static qdb_status cmd_quit(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    r->flags |= QDB_CMD_QUIT;
+    return QDB_OK;
+}
+
+static const handler handlers[QDB_CMD_COUNT] = {
+#define QDB_CMD_HANDLER(name, args, help, slow) cmd_##name,
+    QDB_COMMANDS(QDB_CMD_HANDLER)
+#undef QDB_CMD_HANDLER
+};
+
+qdb_status qdb_cmd_run(qdb_session *s, const char *line, qdb_session_progress progress,
+                       void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    memset(r, 0, sizeof *r);
+    out(r, "%s", "");
+    const char *p = skip_blanks(line);
+    if (!*p || *p == '#')
+        return QDB_OK;
+    int id = qdb_cmd_lookup(p);
+    if (id < 0) {
+        size_t n = 0;
+        while (p[n] && !isspace((unsigned char)p[n]))
+            n++;
+        return qdb_err_set(e, QDB_ERR_INVALID, "unknown command '%.*s' (help lists them)", (int)n, p);
+    }
+    const char *args = skip_blanks(p + strlen(cmd_table[id].name));
+    /* arguments without trailing blanks */
+    size_t n = strlen(args);
+    while (n && isspace((unsigned char)args[n - 1]))
+        n--;
+    char *a = strndup(args, n);
+    if (!a)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    qdb_status st = QDB_OK;
+    if (id != QDB_CMD_help && id != QDB_CMD_quit && id != QDB_CMD_match && id != QDB_CMD_layers &&
+        id != QDB_CMD_layer && id != QDB_CMD_rules)
+        st = need_ready(s, e);
+    if (st == QDB_OK)
+        st = handlers[id](s, a, progress, user, r, e);
+    free(a);
+    return st;
+}

@@ -1,0 +1,85 @@
+/* command.h - qdb's command language: one line, one command, run against a
+ * session. The TUI's command line and scripts speak it; it knows nothing of
+ * terminals. Each command fills a text result (what batch mode prints, the
+ * TUI's message line shows its first line) and flags saying what changed.
+ *
+ *   rule RULE            add a rule and re-quantize (rule.h has the syntax)
+ *   match RULE|FILTER    the layers a rule or filter selects; nothing changes
+ *   rules                the rules with their matches and contributions
+ *   enable N / disable N / delete N    a rule (numbered from 1); re-quantize
+ *   set KEY=VALUE        a global quantization parameter; re-quantize
+ *   bits LAYER N         activation bits of one layer (as a rule); re-quantize
+ *   wbits LAYER N        weight bits of one layer (as a rule)
+ *   method LAYER M       activation error method of one layer (as a rule)
+ *   requant              quantize and evaluate again
+ *   layers               the per-layer table
+ *   layer LAYER          one layer: configuration, every method's threshold
+ *   status               accuracies
+ *   help [COMMAND]       the commands, or one in detail
+ *   quit
+ *
+ * A command that changes the configuration and then fails (a bad value, an
+ * error during evaluation, or cancellation through the progress callback)
+ * leaves the rules, the configuration and the figures as they were. */
+#ifndef QDB_COMMAND_H
+#define QDB_COMMAND_H
+
+#include <stddef.h>
+
+#include "session.h"
+
+/* The command list: name, arguments, one-line help, runs long (off the
+ * TUI's thread, with progress). One X-macro, so that the dispatch table,
+ * help and completion stay in step. */
+#define QDB_COMMANDS(X)                                                                      \
+    X(rule, "RULE", "add a network-editor rule and re-quantize", 1)                          \
+    X(match, "RULE|FILTER", "list the layers a rule or filter selects (dry run)", 0)         \
+    X(rules, "", "list the rules: enabled, layers matched, accuracy contribution", 0)        \
+    X(enable, "N", "enable rule N and re-quantize", 1)                                       \
+    X(disable, "N", "disable rule N and re-quantize", 1)                                     \
+    X(delete, "N", "delete rule N and re-quantize", 1)                                       \
+    X(set, "KEY=VALUE", "set a global quantization parameter and re-quantize", 1)            \
+    X(bits, "LAYER N", "activation bits of one layer (2-16), as a rule", 1)                  \
+    X(wbits, "LAYER N", "weight bits of one layer (2-16), as a rule", 1)                     \
+    X(method, "LAYER METHOD", "activation error method of one layer, as a rule", 1)          \
+    X(requant, "", "quantize and evaluate again", 1)                                         \
+    X(layers, "", "the per-layer table", 0)                                                  \
+    X(layer, "LAYER", "one layer: configuration and every error method's threshold", 0)      \
+    X(status, "", "float, baseline and quantized accuracy", 0)                               \
+    X(help, "[COMMAND]", "the commands, or one in detail", 0)                                \
+    X(quit, "", "leave qdb", 0)
+
+typedef enum {
+#define QDB_CMD_ENUM(name, args, help, slow) QDB_CMD_##name,
+    QDB_COMMANDS(QDB_CMD_ENUM)
+#undef QDB_CMD_ENUM
+    QDB_CMD_COUNT
+} qdb_cmd_id;
+
+typedef struct qdb_cmd_info {
+    const char *name, *args, *help;
+    int slow;                 /* runs long: re-quantizes and evaluates */
+} qdb_cmd_info;
+
+const qdb_cmd_info *qdb_cmd_info_at(int i); /* i < QDB_CMD_COUNT */
+/* The command a line starts with (exact name), or -1. */
+int qdb_cmd_lookup(const char *line);
+
+/* Result flags. */
+enum { QDB_CMD_CHANGED = 1, QDB_CMD_QUIT = 2 };
+
+typedef struct qdb_cmd_result {
+    char *text;               /* owned; "" when nothing to say */
+    size_t len, cap;
+    int flags;
+} qdb_cmd_result;
+
+void qdb_cmd_result_free(qdb_cmd_result *r);
+
+/* Run one command line (leading/trailing blanks ignored; an empty line or a
+ * '#' comment does nothing). On error, e says what (naming the command) and
+ * r may hold partial text. progress may be NULL. */
+qdb_status qdb_cmd_run(qdb_session *s, const char *line, qdb_session_progress progress,
+                       void *user, qdb_cmd_result *r, qdb_err *e);
+
+#endif

@@ -1,0 +1,203 @@
+/* session.c - an investigation's state and its (re-)quantization (see
+ * session.h). */
+#include "session.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Adapts the engine's progress callbacks to the session's, naming the
+ * phase. */
+typedef struct {
+    qdb_session_progress fn;
+    void *user;
+    const char *phase;
+} phase_ctx;
+
+static int phase_cb(void *user, int64_t done, int64_t total)
+{
+    phase_ctx *p = user;
+    return p->fn ? p->fn(p->user, p->phase, done, total) : 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+qdb_session *qdb_session_new(const char *model, const char *calib_spec, const char *eval_spec,
+                             qdb_graph *g, qdb_dataset *dc, qdb_dataset *de,
+                             const qdb_quant_config *cfg, qdb_ruleset *rs, int batch, qdb_err *e)
+{
+    qdb_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        qdb_graph_free(g);
+        qdb_dataset_free(dc);
+        qdb_dataset_free(de);
+        qdb_ruleset_free(rs);
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->g = g;
+    s->dc = dc;
+    s->de = de;
+    s->rs = rs ? rs : qdb_ruleset_new();
+    s->batch = batch > 0 ? batch : 64;
+    s->measure_n = 256;
+    qdb_history_init(&s->hist);
+    s->model = strdup(model);
+    s->calib_spec = dup_or_null(calib_spec);
+    s->eval_spec = dup_or_null(eval_spec);
+    if (!s->model || !s->rs || (calib_spec && !s->calib_spec) || (eval_spec && !s->eval_spec)) {
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (!(s->q = qdb_qmodel_new(g, cfg, e)) || !(s->cache = qdb_eval_cache_new(0, e)))
+        goto fail;
+    return s;
+fail:
+    qdb_session_free(s);
+    return NULL;
+}
+
+void qdb_session_free(qdb_session *s)
+{
+    if (!s)
+        return;
+    qdb_eval_cache_free(s->cache);
+    qdb_qmodel_free(s->q);
+    qdb_ruleset_free(s->rs);
+    qdb_dataset_free(s->dc);
+    qdb_dataset_free(s->de);
+    qdb_graph_free(s->g);
+    qdb_eval_result_free(&s->fr);
+    qdb_history_clear(&s->hist);
+    free(s->matches);
+    free(s->contrib);
+    free(s->model);
+    free(s->calib_spec);
+    free(s->eval_spec);
+    free(s);
+}
+
+static double score_of(const qdb_eval_result *r)
+{
+    return r->n ? (double)r->top1 / (double)r->n : 0.0;
+}
+
+qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, void *user,
+                               qdb_err *e)
+{
+    if (!s->q->calibrated)
+        return qdb_err_set(e, QDB_ERR_INVALID, "the session is not prepared yet");
+    double t0 = now_s();
+    phase_ctx pc = {progress, user, "quantized"};
+    qdb_eval_opts eo = {.batch = s->batch, .progress = phase_cb, .user = &pc};
+    qdb_rule_eval re;
+    memset(&re, 0, sizeof re);
+    qdb_status st = qdb_rules_evaluate_cached(s->q, s->rs, s->de, s->fr.labelled ? NULL : s->fr.pred,
+                                              &eo, s->cache, s->baseline_known ? s->baseline : NAN,
+                                              &re, e);
+    if (st != QDB_OK)
+        goto fail;
+    pc.phase = "measuring";
+    qdb_run_opts ro = {.batch = s->batch, .progress = phase_cb, .user = &pc};
+    if ((st = qdb_dataset_rewind(s->dc, e)) != QDB_OK ||
+        (st = qdb_qmodel_measure(s->q, s->dc, s->measure_n, &ro, e)) != QDB_OK)
+        goto fail;
+    /* success: the figures advance */
+    int n = s->rs->n;
+    int *matches = calloc((size_t)(n ? n : 1), sizeof *matches);
+    double *contrib = calloc((size_t)(n ? n : 1), sizeof *contrib);
+    if (!matches || !contrib) {
+        free(matches);
+        free(contrib);
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        matches[i] = re.matches ? re.matches[i] : 0;
+        contrib[i] = s->rs->rules[i]->enabled && re.without ? re.current - re.without[i] : NAN;
+    }
+    if ((st = qdb_rule_eval_record(&re, s->rs, s->float_score, &s->hist, e)) != QDB_OK) {
+        free(matches);
+        free(contrib);
+        goto fail;
+    }
+    free(s->matches);
+    free(s->contrib);
+    s->matches = matches;
+    s->contrib = contrib;
+    s->n_rules = n;
+    s->baseline = re.baseline;
+    s->current = re.current;
+    s->evaluations = re.evaluations;
+    s->seconds = now_s() - t0;
+    s->baseline_known = 1;
+    s->ready = 1;
+    s->generation++;
+    qdb_rule_eval_free(&re);
+    return QDB_OK;
+fail:
+    qdb_rule_eval_free(&re);
+    return st;
+}
+
+qdb_status qdb_session_prepare(qdb_session *s, qdb_session_progress progress, void *user,
+                               qdb_err *e)
+{
+    phase_ctx pc = {progress, user, "calibrating"};
+    qdb_run_opts ro = {.batch = s->batch, .progress = phase_cb, .user = &pc};
+    qdb_status st;
+    if (!s->q->calibrated) {
+        if ((st = qdb_dataset_rewind(s->dc, e)) != QDB_OK ||
+            (st = qdb_qmodel_calibrate(s->q, s->dc, &ro, e)) != QDB_OK)
+            return st;
+    }
+    if ((st = qdb_ruleset_apply(s->rs, s->q, NULL, e)) != QDB_OK ||
+        (st = qdb_qmodel_quantize(s->q, e)) != QDB_OK)
+        return st;
+    if (!s->fr.pred) {
+        pc.phase = "float";
+        qdb_eval_opts eo = {.batch = s->batch, .progress = phase_cb, .user = &pc};
+        qdb_eval_result fr;
+        if ((st = qdb_dataset_rewind(s->de, e)) != QDB_OK ||
+            (st = qdb_eval_run(s->g, s->de, &eo, &fr, e)) != QDB_OK)
+            return st;
+        s->fr = fr;
+        s->float_score = score_of(&fr);
+    }
+    return qdb_session_requant(s, progress, user, e);
+}
+
+qdb_status qdb_session_restore(qdb_session *s, qdb_ruleset *rs, const qdb_quant_config *cfg,
+                               qdb_err *e)
+{
+    if (rs) {
+        qdb_ruleset_free(s->rs);
+        s->rs = rs;
+    }
+    if (cfg)
+        s->q->cfg = *cfg;
+    qdb_status st = qdb_ruleset_apply(s->rs, s->q, NULL, e);
+    if (st == QDB_OK)
+        st = qdb_qmodel_quantize(s->q, e);
+    s->generation++;
+    return st;
+}
+
+int qdb_session_find_layer(const qdb_session *s, const char *name)
+{
+    for (int i = 0; i < s->q->n_layers; i++)
+        if (!strcmp(s->q->layers[i].name, name))
+            return i;
+    return -1;
+}

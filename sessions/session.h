@@ -1,0 +1,84 @@
+/* session.h - one investigation's state, shared by both front ends (the
+ * TUI and the batch commands): the model, its representative and
+ * evaluation sets, the quantized model, the network-editor rules, and the
+ * figures of the last successful re-quantization (float, baseline and
+ * current accuracy, each rule's contribution, per-layer metrics) with the
+ * history of every one before it.
+ *
+ * Changes go through qdb_session_requant (after the rules or the global
+ * configuration changed). It either succeeds, replacing the figures, or
+ * fails (an error, or cancelled through the progress callback) leaving the
+ * previous figures in place; the caller puts the previous configuration
+ * back with qdb_session_restore. */
+#ifndef QDB_SESSION_H
+#define QDB_SESSION_H
+
+#include "dataset.h"
+#include "eval.h"
+#include "eval_cache.h"
+#include "history.h"
+#include "qmodel.h"
+#include "rule_eval.h"
+#include "ruleset.h"
+
+typedef struct qdb_session {
+    char *model;              /* path of the ONNX file */
+    char *calib_spec, *eval_spec;
+    qdb_graph *g;             /* float graph as loaded */
+    qdb_dataset *dc, *de;     /* representative and evaluation sets */
+    qdb_qmodel *q;
+    qdb_ruleset *rs;
+    qdb_eval_cache *cache;
+    int batch;
+    int64_t measure_n;        /* samples for per-layer metrics (0: all) */
+
+    /* figures of the last successful (re-)quantization */
+    int ready;                /* prepared: calibrated, quantized, evaluated */
+    qdb_eval_result fr;       /* float model on the evaluation set */
+    double float_score;       /* fractions (top-1, or agreement when unlabelled) */
+    double baseline, current;
+    int baseline_known;       /* baseline is for the current global configuration
+                               * (cleared when it changes) */
+    int n_rules;              /* rules the figures below are for */
+    int *matches;             /* per rule: layers selected */
+    double *contrib;          /* per rule: current - without it (NAN: disabled) */
+    int evaluations;          /* evaluation passes of the last re-quantization */
+    double seconds;           /* its wall time */
+    qdb_history hist;
+    unsigned long generation; /* bumped by every change, for front ends */
+} qdb_session;
+
+/* A new session over components the caller opened: ownership of g, dc, de
+ * and rs (may be NULL: no rules) passes to the session, also on failure.
+ * Nothing is computed yet (qdb_session_prepare). */
+qdb_session *qdb_session_new(const char *model, const char *calib_spec, const char *eval_spec,
+                             qdb_graph *g, qdb_dataset *dc, qdb_dataset *de,
+                             const qdb_quant_config *cfg, qdb_ruleset *rs, int batch, qdb_err *e);
+void qdb_session_free(qdb_session *s);
+
+/* Progress of long work: the phase ("calibrating", "float", "quantized",
+ * "measuring"), samples done of total. Non-zero cancels the work. Called
+ * on the thread doing the work. */
+typedef int (*qdb_session_progress)(void *user, const char *phase, int64_t done, int64_t total);
+
+/* Calibrate, quantize, evaluate the float model and the quantized one (with
+ * the rules), measure every layer. */
+qdb_status qdb_session_prepare(qdb_session *s, qdb_session_progress progress, void *user,
+                               qdb_err *e);
+
+/* Quantize again with the current rules and configuration, evaluate, and
+ * measure; on success the figures and the history advance. On failure
+ * nothing of the figures changes; the caller restores the configuration. */
+qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, void *user,
+                               qdb_err *e);
+
+/* Restore rules and configuration saved before a failed change (takes
+ * ownership of `rs`) and quantize them again (thresholds are reused, no
+ * evaluation runs). */
+qdb_status qdb_session_restore(qdb_session *s, qdb_ruleset *rs, const qdb_quant_config *cfg,
+                               qdb_err *e);
+
+/* Index of the layer named `name` (exact), or -1. */
+int qdb_session_find_layer(const qdb_session *s, const char *name);
+
+#endif

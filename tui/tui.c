@@ -1,0 +1,612 @@
+/* tui.c - the TUI's event loop (see tui.h): terminal set-up and restore,
+ * the key table (which also generates the help screen), GNU readline for
+ * the ':' command line through its callback interface, and the job thread
+ * that runs slow commands (start-up, re-quantization) while the screen
+ * stays live. Signal handlers only write to a self-pipe. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include "tui.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "command.h"
+#include "rule.h"
+#include "state.h"
+
+/* ---- keys: one table for dispatch and help ---- */
+
+#define TUI_KEYS(X)                                                                  \
+    X("j / Down", "next layer (next rule in the rules pane)")                        \
+    X("k / Up", "previous layer")                                                    \
+    X("PgDn / PgUp, g / G", "page down / up, first / last")                          \
+    X("Tab", "switch pane: layers, rules, history")                                  \
+    X("/", "filter layers by name or op (empty: all)")                               \
+    X("o", "sort: network order, worst SQNR first, name")                            \
+    X("l", "histogram counts: log / linear")                                         \
+    X("b", "edit the selected layer's activation bits (prompt: bits LAYER N)")       \
+    X("m", "edit the selected layer's error method (prompt: method LAYER M)")        \
+    X("r", "re-quantize and evaluate")                                               \
+    X("space / d", "rules pane: enable or disable / delete the selected rule")       \
+    X(":", "command line (Tab completes, Up/Down history)")                         \
+    X("Esc / Ctrl-C", "cancel the running job (previous results stay)")              \
+    X("?", "this help")                                                              \
+    X("q", "quit")
+
+void tui_help_lines(void (*emit)(void *, const char *), void *ctx)
+{
+    char buf[256];
+#define TUI_KEY_HELP(k, h)                                                           \
+    snprintf(buf, sizeof buf, "  %-20s %s", k, h);                                   \
+    emit(ctx, buf);
+    emit(ctx, "Keys");
+    TUI_KEYS(TUI_KEY_HELP)
+#undef TUI_KEY_HELP
+    emit(ctx, "");
+    emit(ctx, "Commands (type ':' first)");
+    for (int i = 0; i < QDB_CMD_COUNT; i++) {
+        const qdb_cmd_info *c = qdb_cmd_info_at(i);
+        snprintf(buf, sizeof buf, "  %-8s %-14s %s", c->name, c->args, c->help);
+        emit(ctx, buf);
+    }
+}
+
+/* ---- the job thread ---- */
+
+static tui_state T;
+static qdb_session *S;
+static pthread_t job_tid;
+static int job_joinable;
+static int wake_pipe[2] = {-1, -1};
+
+typedef struct {
+    char *line;            /* NULL: prepare the session */
+    qdb_cmd_result r;
+    qdb_err e;
+    qdb_status st;
+} job;
+
+static job J;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void wake(void)
+{
+    if (wake_pipe[1] >= 0) {
+        ssize_t n = write(wake_pipe[1], "x", 1);
+        (void)n;
+    }
+}
+
+static int job_progress(void *user, const char *phase, int64_t done, int64_t total)
+{
+    atomic_store(&T.phase, phase);
+    atomic_store(&T.done, done);
+    atomic_store(&T.total, total);
+    return atomic_load(&T.cancel);
+}
+
+static void *job_main(void *arg)
+{
+    (void)arg;
+    qdb_err_clear(&J.e);
+    if (!J.line)
+        J.st = qdb_session_prepare(S, job_progress, NULL, &J.e);
+    else
+        J.st = qdb_cmd_run(S, J.line, job_progress, NULL, &J.r, &J.e);
+    atomic_store(&T.busy, 0);
+    wake();
+    return NULL;
+}
+
+static void set_msg(int error, const char *fmt, const char *a)
+{
+    snprintf(T.msg, sizeof T.msg, fmt, a);
+    T.msg_error = error;
+}
+
+static void refresh_view(void)
+{
+    if (view_build(&T.v, S) != 0)
+        set_msg(1, "%s", "out of memory building the display");
+    tui_reorder(&T);
+    if (T.rule_sel >= T.v.n_rules)
+        T.rule_sel = T.v.n_rules ? T.v.n_rules - 1 : 0;
+}
+
+static void start_job(const char *line, const char *name)
+{
+    if (atomic_load(&T.busy)) {
+        set_msg(1, "%s", "busy: wait for the running job or cancel it with Esc");
+        return;
+    }
+    memset(&J, 0, sizeof J);
+    J.line = line ? strdup(line) : NULL;
+    snprintf(T.job_name, sizeof T.job_name, "%s", name);
+    atomic_store(&T.cancel, 0);
+    atomic_store(&T.done, 0);
+    atomic_store(&T.total, 0);
+    atomic_store(&T.phase, (const char *)NULL);
+    T.job_start = now_s();
+    atomic_store(&T.busy, 1);
+    if (pthread_create(&job_tid, NULL, job_main, NULL) != 0) {
+        atomic_store(&T.busy, 0);
+        set_msg(1, "%s", "cannot start a thread for the job");
+        free(J.line);
+        return;
+    }
+    job_joinable = 1;
+}
+
+/* The job ended: take its result on the UI thread. */
+static void finish_job(void)
+{
+    if (!job_joinable)
+        return;
+    pthread_join(job_tid, NULL);
+    job_joinable = 0;
+    if (J.st == QDB_ERR_CANCELLED)
+        set_msg(1, "%s", "cancelled: the previous results are unchanged");
+    else if (J.st != QDB_OK)
+        set_msg(1, "%s", J.e.msg);
+    else if (J.r.text && J.r.text[0]) {
+        /* the last non-empty line is the news */
+        char *t = J.r.text;
+        size_t n = strlen(t);
+        while (n && t[n - 1] == '\n')
+            t[--n] = 0;
+        char *last = strrchr(t, '\n');
+        set_msg(0, "%s", last ? last + 1 : t);
+    } else if (!J.line) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "ready in %.1f s", now_s() - T.job_start);
+        set_msg(0, "%s", buf);
+    }
+    qdb_cmd_result_free(&J.r);
+    free(J.line);
+    J.line = NULL;
+    refresh_view();
+}
+
+/* ---- readline ---- */
+
+static int rl_pending = -1;
+static int quit_now;
+static char history_path[1024];
+
+static int rl_getc_cb(FILE *f)
+{
+    (void)f;
+    int c = rl_pending;
+    rl_pending = -1;
+    return c < 0 ? EOF : c;
+}
+
+static void rl_redisplay_cb(void)
+{
+    if (T.prompt_active)
+        tui_draw(&T, rl_line_buffer, rl_point);
+}
+
+static void rl_noop_prep(int meta)
+{
+    (void)meta;
+}
+
+static void rl_noop_deprep(void)
+{
+}
+
+static void run_line(const char *line);
+
+static void on_line(char *line)
+{
+    int was = T.prompt_char;
+    T.prompt_active = 0;
+    rl_callback_handler_remove();
+    if (!line)
+        return;
+    if (was == '/') {
+        snprintf(T.filter, sizeof T.filter, "%s", line);
+        tui_reorder(&T);
+    } else if (*line) {
+        add_history(line);
+        if (history_path[0])
+            append_history(1, history_path);
+        run_line(line);
+    }
+    free(line);
+}
+
+/* Completion: command names first, then layer names, op types,
+ * attributes and their values. */
+static char *complete_gen(const char *text, int state)
+{
+    static int i, phase;
+    size_t n = strlen(text);
+    if (!state) {
+        i = 0;
+        phase = rl_point > 0 && strchr(rl_line_buffer, ' ') && rl_line_buffer[0] != ' ' ? 1 : 0;
+    }
+    if (phase == 0) {
+        while (i < QDB_CMD_COUNT) {
+            const char *c = qdb_cmd_info_at(i++)->name;
+            if (!strncmp(c, text, n))
+                return strdup(c);
+        }
+        return NULL;
+    }
+    /* after the command: layers, then attributes, then method names */
+    int nl = T.v.n;
+    while (i < nl + QDB_LA_COUNT + QDB_EM_COUNT) {
+        int k = i++;
+        const char *c;
+        if (k < nl)
+            c = T.v.l[k].name;
+        else if (k < nl + QDB_LA_COUNT)
+            c = qdb_layer_attr_name((qdb_layer_attr)(k - nl));
+        else
+            c = qdb_error_method_name((qdb_error_method)(k - nl - QDB_LA_COUNT));
+        if (!strncmp(c, text, n))
+            return strdup(c);
+    }
+    return NULL;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)start;
+    (void)end;
+    rl_attempted_completion_over = 1;
+    return rl_completion_matches(text, complete_gen);
+}
+
+static void open_prompt(char c, const char *prefill)
+{
+    T.prompt_active = 1;
+    T.prompt_char = c;
+    rl_callback_handler_install("", on_line);
+    if (prefill)
+        rl_insert_text(prefill);
+    tui_draw(&T, rl_line_buffer, rl_point);
+}
+
+static void setup_readline(void)
+{
+    rl_catch_signals = 0;
+    rl_catch_sigwinch = 0;
+    rl_getc_function = rl_getc_cb;
+    rl_redisplay_function = rl_redisplay_cb;
+    rl_prep_term_function = rl_noop_prep;
+    rl_deprep_term_function = rl_noop_deprep;
+    rl_attempted_completion_function = complete;
+    rl_completer_word_break_characters = " \t=:,";
+    rl_readline_name = "qdb";
+    using_history();
+    /* history kept under the XDG state directory */
+    const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char dir[900];
+    if (st && *st)
+        snprintf(dir, sizeof dir, "%s/qdb", st);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.local/state/qdb", home);
+    else
+        return;
+    /* make the directory chain (best effort) */
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    mkdir(dir, 0700);
+    snprintf(history_path, sizeof history_path, "%s/history", dir);
+    if (read_history(history_path) != 0) {
+        int fd = open(history_path, O_WRONLY | O_CREAT, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    stifle_history(1000);
+}
+
+/* ---- commands and keys ---- */
+
+static void run_line(const char *line)
+{
+    int id = qdb_cmd_lookup(line);
+    if (id >= 0 && qdb_cmd_info_at(id)->slow) {
+        start_job(line, qdb_cmd_info_at(id)->name);
+        return;
+    }
+    if (atomic_load(&T.busy)) {
+        set_msg(1, "%s", "busy: wait for the running job or cancel it with Esc");
+        return;
+    }
+    if (id == QDB_CMD_help) {
+        T.show_help = 1;
+        return;
+    }
+    qdb_cmd_result r;
+    qdb_err e = {0};
+    qdb_status st = qdb_cmd_run(S, line, NULL, NULL, &r, &e);
+    if (st != QDB_OK) {
+        set_msg(1, "%s", e.msg);
+    } else if (r.flags & QDB_CMD_QUIT) {
+        quit_now = 1;
+    } else if (r.text && r.text[0]) {
+        /* one line fits the message line: show the summary (last line) */
+        size_t n = strlen(r.text);
+        while (n && r.text[n - 1] == '\n')
+            r.text[--n] = 0;
+        char *last = strrchr(r.text, '\n');
+        set_msg(0, "%s", last ? last + 1 : r.text);
+    }
+    qdb_cmd_result_free(&r);
+}
+
+/* A name quoted for the command line. */
+static void quoted(char *buf, size_t n, const char *s)
+{
+    size_t k = 0;
+    if (n < 4)
+        return;
+    buf[k++] = '"';
+    for (; *s && k + 3 < n; s++) {
+        if (*s == '"' || *s == '\\')
+            buf[k++] = '\\';
+        buf[k++] = *s;
+    }
+    buf[k++] = '"';
+    buf[k] = 0;
+}
+
+static void move_sel(int d)
+{
+    if (T.pane == PANE_RULES) {
+        T.rule_sel += d;
+        if (T.rule_sel >= T.v.n_rules)
+            T.rule_sel = T.v.n_rules - 1;
+        if (T.rule_sel < 0)
+            T.rule_sel = 0;
+        return;
+    }
+    if (T.pane == PANE_HISTORY) {
+        T.hist_top -= d;
+        if (T.hist_top > T.v.n_hist - 1)
+            T.hist_top = T.v.n_hist - 1;
+        if (T.hist_top < 0)
+            T.hist_top = 0;
+        return;
+    }
+    T.sel += d;
+    if (T.sel >= T.n_order)
+        T.sel = T.n_order - 1;
+    if (T.sel < 0)
+        T.sel = 0;
+}
+
+static void on_key(int c)
+{
+    if (T.show_help) {
+        T.show_help = 0;
+        return;
+    }
+    int page = LINES > 12 ? LINES / 2 : 5;
+    char buf[1200], q[1024];
+    switch (c) {
+    case 27: /* Esc */
+    case 3:  /* Ctrl-C */
+        if (atomic_load(&T.busy)) {
+            atomic_store(&T.cancel, 1);
+            set_msg(0, "%s", "cancelling...");
+        }
+        break;
+    case 'q':
+        if (atomic_load(&T.busy)) {
+            atomic_store(&T.cancel, 1);
+        }
+        quit_now = 1;
+        break;
+    case 'j': case KEY_DOWN: move_sel(1); break;
+    case 'k': case KEY_UP: move_sel(-1); break;
+    case KEY_NPAGE: move_sel(page); break;
+    case KEY_PPAGE: move_sel(-page); break;
+    case 'g': case KEY_HOME: move_sel(-1000000); break;
+    case 'G': case KEY_END: move_sel(1000000); break;
+    case '\t': T.pane = (tui_pane)((T.pane + 1) % PANE_COUNT); break;
+    case KEY_BTAB: T.pane = (tui_pane)((T.pane + PANE_COUNT - 1) % PANE_COUNT); break;
+    case 'o':
+        T.sort = (tui_sort)((T.sort + 1) % SORT_COUNT);
+        tui_reorder(&T);
+        break;
+    case 'l': T.log_counts = !T.log_counts; break;
+    case '?': T.show_help = 1; break;
+    case '/': open_prompt('/', T.filter); break;
+    case ':': open_prompt(':', NULL); break;
+    case 'r': run_line("requant"); break;
+    case 'b':
+    case 'm': {
+        int L = tui_selected_layer(&T);
+        if (L < 0)
+            break;
+        quoted(q, sizeof q, T.v.l[L].name);
+        snprintf(buf, sizeof buf, "%s %s ", c == 'b' ? "bits" : "method", q);
+        open_prompt(':', buf);
+        break;
+    }
+    case ' ':
+    case 'd':
+        if (T.pane == PANE_RULES && T.v.n_rules > 0) {
+            snprintf(buf, sizeof buf, "%s %d",
+                     c == 'd' ? "delete" : T.v.rule_on[T.rule_sel] ? "disable" : "enable",
+                     T.rule_sel + 1);
+            run_line(buf);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- terminal ---- */
+
+static volatile sig_atomic_t curses_on;
+
+static void restore_terminal(void)
+{
+    if (curses_on) {
+        curses_on = 0;
+        endwin();
+    }
+}
+
+static void on_fatal(int sig)
+{
+    /* put the terminal back, then die of the same signal */
+    restore_terminal();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void on_term(int sig)
+{
+    (void)sig;
+    quit_now = 1;
+    wake();
+}
+
+int qdb_tui_run(qdb_session *s)
+{
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "qdb: the TUI needs a terminal (use qdb quantize for batch work)\n");
+        return 1;
+    }
+    S = s;
+    memset(&T, 0, sizeof T);
+    T.model = s->model;
+    T.calib = s->calib_spec;
+    T.eval = s->eval_spec;
+    T.log_counts = 1;
+    setlocale(LC_ALL, "");
+    if (pipe(wake_pipe) != 0) {
+        perror("qdb: pipe");
+        return 1;
+    }
+    fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK);
+    if (!getenv("ESCDELAY"))
+        set_escdelay(25);
+    if (!initscr()) {
+        fprintf(stderr, "qdb: cannot initialise the terminal\n");
+        return 1;
+    }
+    curses_on = 1;
+    atexit(restore_terminal);
+    signal(SIGSEGV, on_fatal);
+    signal(SIGABRT, on_fatal);
+    signal(SIGBUS, on_fatal);
+    signal(SIGFPE, on_fatal);
+    signal(SIGTERM, on_term);
+    signal(SIGHUP, on_term);
+    raw();
+    noecho();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    tui_colors_init(&T);
+    setup_readline();
+    refresh_view();
+    if (!s->ready)
+        start_job(NULL, "starting");
+    tui_draw(&T, NULL, 0);
+    while (!quit_now) {
+        fd_set rd;
+        FD_ZERO(&rd);
+        FD_SET(STDIN_FILENO, &rd);
+        FD_SET(wake_pipe[0], &rd);
+        struct timeval tv = {0, 100000};
+        int busy = atomic_load(&T.busy);
+        int n = select(wake_pipe[0] + 1, &rd, NULL, NULL, busy || job_joinable ? &tv : NULL);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0 && FD_ISSET(wake_pipe[0], &rd)) {
+            char drain[64];
+            while (read(wake_pipe[0], drain, sizeof drain) > 0)
+                ;
+        }
+        if (!atomic_load(&T.busy) && job_joinable)
+            finish_job();
+        int c;
+        while ((c = getch()) != ERR) {
+            if (c == KEY_RESIZE)
+                continue; /* redrawn below at the new size */
+            if (T.prompt_active) {
+                if (c == 27) { /* Esc closes the prompt */
+                    T.prompt_active = 0;
+                    rl_callback_handler_remove();
+                    continue;
+                }
+                if (c == KEY_BACKSPACE || c == 127 || c == 8)
+                    c = 127;
+                else if (c == KEY_LEFT)
+                    c = 2; /* Ctrl-B */
+                else if (c == KEY_RIGHT)
+                    c = 6; /* Ctrl-F */
+                else if (c == KEY_UP)
+                    c = 16; /* Ctrl-P */
+                else if (c == KEY_DOWN)
+                    c = 14; /* Ctrl-N */
+                else if (c == KEY_HOME)
+                    c = 1;
+                else if (c == KEY_END)
+                    c = 5;
+                else if (c == KEY_DC)
+                    c = 4;
+                else if (c > 255)
+                    continue;
+                rl_pending = c;
+                rl_callback_read_char();
+            } else {
+                on_key(c);
+            }
+            if (quit_now)
+                break;
+        }
+        if (T.prompt_active)
+            tui_draw(&T, rl_line_buffer, rl_point);
+        else
+            tui_draw(&T, NULL, 0);
+    }
+    if (job_joinable) {
+        atomic_store(&T.cancel, 1);
+        pthread_join(job_tid, NULL);
+        job_joinable = 0;
+        qdb_cmd_result_free(&J.r);
+        free(J.line);
+    }
+    if (T.prompt_active)
+        rl_callback_handler_remove();
+    restore_terminal();
+    view_free(&T.v);
+    free(T.order);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    return 0;
+}

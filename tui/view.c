@@ -1,0 +1,125 @@
+/* view.c - the TUI's snapshot of a session (see view.h). */
+#include "view.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layer_attr.h"
+#include "rule.h"
+
+void view_free(view *v)
+{
+    for (int i = 0; v->l && i < v->n; i++) {
+        free(v->l[i].name);
+        free(v->l[i].op);
+    }
+    free(v->l);
+    for (int i = 0; v->rule_text && i < v->n_rules; i++)
+        free(v->rule_text[i]);
+    free(v->rule_text);
+    free(v->rule_on);
+    free(v->rule_matches);
+    free(v->rule_contrib);
+    for (int i = 0; v->hist_line && i < v->n_hist; i++)
+        free(v->hist_line[i]);
+    free(v->hist_line);
+    memset(v, 0, sizeof *v);
+}
+
+/* Counts of h resampled to VIEW_HIST_BINS equal bins over its range. */
+static void resample(const qdb_histogram *h, vlayer *l)
+{
+    memset(l->counts, 0, sizeof l->counts);
+    if (!h || !(h->hi > h->lo)) {
+        l->has_hist = 0;
+        return;
+    }
+    l->has_hist = 1;
+    l->lo = h->lo;
+    l->hi = h->hi;
+    l->total = 0;
+    for (int i = 0; i < h->n_bins; i++) {
+        int k = (int)((int64_t)i * VIEW_HIST_BINS / h->n_bins);
+        l->counts[k] += h->count[i];
+        l->total += h->count[i];
+    }
+}
+
+int view_build(view *v, const qdb_session *s)
+{
+    view_free(v);
+    const qdb_qmodel *q = s->q;
+    v->n = q->n_layers;
+    v->l = calloc((size_t)(v->n ? v->n : 1), sizeof *v->l);
+    if (!v->l)
+        goto nomem;
+    for (int i = 0; i < v->n; i++) {
+        const qdb_qlayer *ql = &q->layers[i];
+        vlayer *l = &v->l[i];
+        l->name = strdup(ql->name);
+        l->op = strdup(ql->op);
+        if (!l->name || !l->op)
+            goto nomem;
+        l->act_bits = ql->act.n_bits;
+        l->act_by_rule = ql->prov[QDB_LA_ACT_BITS] >= 0;
+        l->act_active = ql->act_active;
+        l->act_signed = ql->act_signed;
+        l->w_bits = ql->w_value >= 0 && ql->wcfg.enabled ? ql->wcfg.n_bits : 0;
+        l->w_by_rule = ql->prov[QDB_LA_W_BITS] >= 0;
+        l->em = (int)ql->act.error_method;
+        l->em_by_rule = ql->prov[QDB_LA_ACT_ERROR] >= 0;
+        l->thr = ql->act_qp.method == QDB_QM_UNIFORM ? ql->act_qp.max : ql->act_qp.threshold;
+        for (int m = 0; m < QDB_EM_COUNT; m++)
+            l->thr_m[m] = ql->thr_by_method[m];
+        l->metrics = ql->m.valid;
+        l->sqnr_own = ql->m.sqnr_own_db;
+        l->sqnr_acc = ql->m.sqnr_db;
+        l->clipped = 100.0 * ql->m.clipped_fraction;
+        for (int a = 0; a < QDB_LA_COUNT; a++)
+            l->any_rule |= ql->prov[a] >= 0;
+        resample(ql->hist, l);
+    }
+    v->ready = s->ready;
+    v->float_score = s->float_score;
+    v->baseline = s->baseline;
+    v->current = s->current;
+    v->seconds = s->seconds;
+    v->n_rules = s->rs->n;
+    int nr = v->n_rules ? v->n_rules : 1;
+    v->rule_text = calloc((size_t)nr, sizeof *v->rule_text);
+    v->rule_on = calloc((size_t)nr, sizeof *v->rule_on);
+    v->rule_matches = calloc((size_t)nr, sizeof *v->rule_matches);
+    v->rule_contrib = calloc((size_t)nr, sizeof *v->rule_contrib);
+    if (!v->rule_text || !v->rule_on || !v->rule_matches || !v->rule_contrib)
+        goto nomem;
+    for (int i = 0; i < v->n_rules; i++) {
+        if (!(v->rule_text[i] = qdb_rule_format(s->rs->rules[i])))
+            goto nomem;
+        v->rule_on[i] = s->rs->rules[i]->enabled;
+        int fig = i < s->n_rules && s->matches;
+        v->rule_matches[i] = fig ? s->matches[i] : -1;
+        v->rule_contrib[i] = fig ? s->contrib[i] : NAN;
+    }
+    v->n_hist = s->hist.n;
+    v->hist_line = calloc((size_t)(v->n_hist ? v->n_hist : 1), sizeof *v->hist_line);
+    if (!v->hist_line)
+        goto nomem;
+    for (int i = 0; i < v->n_hist; i++) {
+        const qdb_history_entry *h = &s->hist.e[i];
+        char buf[512];
+        int k = snprintf(buf, sizeof buf, "#%-3d %-16s %6.2f %%  %+6.2f vs float  rules:", i + 1,
+                         h->label, 100.0 * h->score, 100.0 * (h->score - h->float_score));
+        for (int r = 0; r < h->n_rules && k > 0 && (size_t)k < sizeof buf; r++)
+            k += snprintf(buf + k, sizeof buf - (size_t)k, " [%s]", h->rules[r]);
+        if (!h->n_rules && (size_t)k < sizeof buf)
+            snprintf(buf + k, sizeof buf - (size_t)k, " none");
+        if (!(v->hist_line[i] = strdup(buf)))
+            goto nomem;
+    }
+    return 0;
+nomem:
+    view_free(v);
+    return -1;
+}

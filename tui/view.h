@@ -1,0 +1,48 @@
+/* view.h - what the TUI draws: a snapshot of the session taken on the UI
+ * thread whenever no job is running. While a job changes the session on
+ * its own thread, the screen keeps drawing (and scrolling, and showing
+ * histograms of) the last snapshot, so that drawing never reads state
+ * being written. */
+#ifndef QDB_TUI_VIEW_H
+#define QDB_TUI_VIEW_H
+
+#include "quant_config.h"
+#include "session.h"
+
+#define VIEW_HIST_BINS 256
+
+typedef struct vlayer {
+    char *name, *op;
+    int act_bits, act_by_rule, act_active, act_signed;
+    int w_bits, w_by_rule;           /* w_bits 0: no weights */
+    int em, em_by_rule;              /* active error method */
+    double thr;                      /* active threshold (uniform: max) */
+    double thr_m[QDB_EM_COUNT];      /* what each method picks */
+    int metrics;                     /* the figures below are valid */
+    double sqnr_own, sqnr_acc, clipped;
+    int any_rule;
+    /* histogram, resampled to VIEW_HIST_BINS over [lo, hi] */
+    int has_hist;
+    double lo, hi, total;
+    double counts[VIEW_HIST_BINS];
+} vlayer;
+
+typedef struct view {
+    int ready;
+    int n;                           /* layers */
+    vlayer *l;
+    double float_score, baseline, current, seconds;
+    int n_rules;
+    char **rule_text;
+    int *rule_on, *rule_matches;
+    double *rule_contrib;            /* NAN: disabled or not evaluated */
+    int n_hist;
+    char **hist_line;                /* one per history entry, newest last */
+} view;
+
+/* Snapshot the session (replacing what v held). 0, or -1 when out of memory
+ * (v is then empty). */
+int view_build(view *v, const qdb_session *s);
+void view_free(view *v);
+
+#endif
