@@ -57,7 +57,7 @@ BENCH_BIN  := $(BUILD)/bench/bench_qdb
 BENCH_QUANT_BIN := $(BUILD)/bench/bench_quant
 LIB        := $(BUILD)/libqdb.a
 
-.PHONY: all demo deps check check-unit check-conformance check-eval check-quant check-quant-peer check-peer check-zoo asan valgrind fuzz \
+.PHONY: all demo deps check check-unit check-tui check-conformance check-eval check-quant check-quant-peer check-peer check-zoo asan valgrind fuzz \
         fuzz-build bench models install uninstall clean
 
 QDB_BIN    ?= qdb
@@ -106,10 +106,14 @@ demo: deps
 
 # The README's test command. Installs what is missing first.
 check: deps
-	@$(MAKE) --no-print-directory check-unit check-conformance check-eval check-quant check-quant-peer check-peer check-zoo ZOO_STRICT=1
+	@$(MAKE) --no-print-directory check-unit check-tui check-conformance check-eval check-quant check-quant-peer check-peer check-zoo ZOO_STRICT=1
 
 check-unit: $(QDB_BIN) $(TEST_BIN)
 	@scripts/run-tests.sh $(TEST_BIN)
+
+# The TUI end to end: the real binary in a detached tmux session.
+check-tui: $(QDB_BIN)
+	@QDB=./$(QDB_BIN) tests/tui/tui-check.sh
 
 check-conformance: $(BUILD)/tests/conformance
 	@$(BUILD)/tests/conformance $(ONNX_TESTDATA)

@@ -127,7 +127,9 @@ qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, vo
         matches[i] = re.matches ? re.matches[i] : 0;
         contrib[i] = s->rs->rules[i]->enabled && re.without ? re.current - re.without[i] : NAN;
     }
-    if ((st = qdb_rule_eval_record(&re, s->rs, s->float_score, &s->hist, e)) != QDB_OK) {
+    /* one history entry per re-quantization: the rules in force, the score */
+    if ((st = qdb_history_add(&s->hist, s->ready ? "requant" : "start", s->rs, -1, re.current,
+                              s->float_score, e)) != QDB_OK) {
         free(matches);
         free(contrib);
         goto fail;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -188,16 +189,27 @@ static void finish_job(void)
 
 /* ---- readline ---- */
 
-static int rl_pending = -1;
+/* Keys for readline: the loop queues them, readline's getc pops them, and
+ * its typeahead check asks whether more are queued (never the terminal). */
+static int rl_queue[256];
+static int rl_qhead, rl_qlen;
 static int quit_now;
 static char history_path[1024];
 
 static int rl_getc_cb(FILE *f)
 {
     (void)f;
-    int c = rl_pending;
-    rl_pending = -1;
-    return c < 0 ? EOF : c;
+    if (!rl_qlen)
+        return EOF;
+    int c = rl_queue[rl_qhead];
+    rl_qhead = (rl_qhead + 1) % 256;
+    rl_qlen--;
+    return c;
+}
+
+static int rl_avail_cb(void)
+{
+    return rl_qlen > 0;
 }
 
 static void rl_redisplay_cb(void)
@@ -294,6 +306,7 @@ static void setup_readline(void)
     rl_catch_signals = 0;
     rl_catch_sigwinch = 0;
     rl_getc_function = rl_getc_cb;
+    rl_input_available_hook = rl_avail_cb;
     rl_redisplay_function = rl_redisplay_cb;
     rl_prep_term_function = rl_noop_prep;
     rl_deprep_term_function = rl_noop_deprep;
@@ -493,6 +506,25 @@ static void on_term(int sig)
     wake();
 }
 
+static volatile sig_atomic_t resized;
+
+static void on_winch(int sig)
+{
+    (void)sig;
+    resized = 1;
+    wake();
+}
+
+/* The terminal's new size, applied on the loop's thread. */
+static void apply_resize(void)
+{
+    struct winsize ws;
+    resized = 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+        resizeterm(ws.ws_row, ws.ws_col);
+    clearok(curscr, TRUE);
+}
+
 int qdb_tui_run(qdb_session *s)
 {
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
@@ -526,6 +558,11 @@ int qdb_tui_run(qdb_session *s)
     signal(SIGFPE, on_fatal);
     signal(SIGTERM, on_term);
     signal(SIGHUP, on_term);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_winch;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGWINCH, &sa, NULL); /* replaces curses' own: resize in the loop */
     raw();
     noecho();
     keypad(stdscr, TRUE);
@@ -551,6 +588,8 @@ int qdb_tui_run(qdb_session *s)
             while (read(wake_pipe[0], drain, sizeof drain) > 0)
                 ;
         }
+        if (resized)
+            apply_resize();
         if (!atomic_load(&T.busy) && job_joinable)
             finish_job();
         int c;
@@ -581,8 +620,12 @@ int qdb_tui_run(qdb_session *s)
                     c = 4;
                 else if (c > 255)
                     continue;
-                rl_pending = c;
-                rl_callback_read_char();
+                if (rl_qlen < 256) {
+                    rl_queue[(rl_qhead + rl_qlen) % 256] = c;
+                    rl_qlen++;
+                }
+                while (rl_qlen && T.prompt_active)
+                    rl_callback_read_char();
             } else {
                 on_key(c);
             }

@@ -1,0 +1,85 @@
+#!/bin/bash
+# tui-check.sh - end-to-end test of the TUI: drives the real binary in a
+# detached tmux session at a fixed size, sends keys, captures the pane and
+# checks what is on screen: the layer table after start-up, a rule typed at
+# the command line changing the accuracy line, the histogram pane following
+# the selection, resize to 80x24 and back, cancelling a job with Esc, and
+# quit restoring the terminal. Run by `make check` (needs tmux).
+set -u
+cd "$(dirname "$0")/../.."
+QDB=${QDB:-./qdb}
+MODEL=models/demo_mbv2.onnx
+S=qdb-tui-check-$$
+export XDG_STATE_HOME=$(mktemp -d)
+fails=0
+trap 'tmux kill-session -t $S 2>/dev/null; rm -rf "$XDG_STATE_HOME"' EXIT
+
+screen() { tmux capture-pane -p -t "$S"; }
+# wait_for TEXT [SECONDS]: until TEXT is on screen
+wait_for() {
+    local i
+    for ((i = 0; i < ${2:-60} * 10; i++)); do
+        screen | grep -qF -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check() { # check NAME TEXT [SECONDS]
+    if wait_for "$2" "${3:-30}"; then
+        echo "tui-check: ok   $1"
+    else
+        echo "tui-check: FAIL $1: '$2' not on screen; the screen was:"
+        screen | sed 's/^/    /'
+        fails=$((fails + 1))
+    fi
+}
+
+tmux new-session -d -s "$S" -x 120 -y 40 "$QDB $MODEL; echo QDB-EXITED-\$?; sleep 60"
+check "start-up shows the layer table" "Layers 35" 60
+check "start-up finishes with accuracies" "float 91.63%" 60
+check "the first layer is listed" "Conv+Swish" 5
+# the histogram pane follows the selection: move to layer 2
+tmux send-keys -t "$S" j j
+check "histogram of the selected layer" "─ /blocks/blocks.0/block/block.0/Conv  Conv+Sw" 5
+check "every method's threshold is labelled" "NOCLIPPING" 5
+# a rule typed at the command line changes the accuracy line
+tmux send-keys -t "$S" ':'
+sleep 0.3
+tmux send-keys -t "$S" 'rule type=Swish : act_bits=16' Enter
+check "the rule is in the rules pane" "type=Swish : act_bits=16" 30
+check "the accuracy line changed" "quant 91.59% (-0.04)" 60
+# resize to 80x24 and back
+tmux resize-window -t "$S" -x 80 -y 24
+sleep 0.5
+check "80x24 still shows the table" "Layers 35" 5
+tmux resize-window -t "$S" -x 120 -y 40
+sleep 0.5
+check "back at 120x40" "History" 5
+# a bad command gives a message, the TUI stays
+tmux send-keys -t "$S" ':'
+sleep 0.3
+tmux send-keys -t "$S" 'rule type=Swish : act_bits=99' Enter
+check "a bad rule is reported" "act_bits must be a bit width from 2 to 16" 10
+# cancel a re-quantization with Esc: the accuracy stays
+tmux send-keys -t "$S" ':'
+sleep 0.3
+tmux send-keys -t "$S" 'set activation_n_bits=4' Enter
+sleep 0.3
+tmux send-keys -t "$S" Escape
+check "cancel leaves the previous results" "cancelled: the previous results are unchanged" 30
+check "the accuracy is the previous one" "quant 91.59% (-0.04)" 5
+# help screen from the key table
+tmux send-keys -t "$S" '?'
+check "help lists keys and commands" "Commands (type ':' first)" 5
+tmux send-keys -t "$S" x
+# quit restores the terminal
+tmux send-keys -t "$S" q
+check "quit exits with status 0" "QDB-EXITED-0" 10
+if screen | grep -q "Layers 35"; then
+    echo "tui-check: FAIL the screen was not restored after quit"
+    fails=$((fails + 1))
+else
+    echo "tui-check: ok   the terminal is restored after quit"
+fi
+[ "$fails" = 0 ] && echo "tui-check: all passed" || echo "tui-check: $fails failed"
+[ "$fails" = 0 ]
