@@ -25,7 +25,10 @@ PROTOC_C   ?= protoc-c
 ONNX_TESTDATA ?= /usr/share/libonnx-testdata/data
 
 VERSION    := 0.1.0
-PKGS       := libprotobuf-c openblas libcjson zlib ncursesw readline
+PKGS       := libprotobuf-c openblas libcjson zlib
+# The TUI only: linked into the qdb binary, not into the library or the tests
+# (ncursesw's cflags define _XOPEN_SOURCE for whatever includes them).
+TUI_LIBS   := $(shell $(PKG_CONFIG) --libs ncursesw readline 2>/dev/null)
 TEST_PKGS  := cmocka
 
 # GCC's default -O2 cost model vectorizes no loop that needs a run-time alias
@@ -82,7 +85,7 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(QDB_BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LIBS) $(TUI_LIBS)
 
 $(BUILD)/tests/conformance: $(BUILD)/tests/conformance.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)

@@ -621,6 +621,10 @@ static void test_bad_rule(void **state)
     free(rt);
     assert_int_equal(s->q->layers[layer_named(s, "conv1")].act.n_bits, 6);
     assert_int_equal(s->q->layers[layer_named(s, "gap")].act.n_bits, 8);
+    /* an unknown op type is refused (when the rules are applied: the
+     * previous configuration is put back, so the generation may move) */
+    run_err(&f, "rule type=Cnov : act_bits=4", QDB_ERR_INVALID, "unknown op type 'Cnov'");
+    same_as(s, &before, 1);
     fx_free(&f);
 }
 
