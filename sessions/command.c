@@ -191,6 +191,11 @@ static qdb_status add_rule(qdb_session *s, const char *text, qdb_session_progres
     qdb_rule *rule = qdb_rule_parse(text, e);
     if (!rule)
         return e->code;
+    qdb_status cst = qdb_rule_check(rule, e); /* op types known: before anything changes */
+    if (cst != QDB_OK) {
+        qdb_rule_free(rule);
+        return cst;
+    }
     int n = 0;
     for (int i = 0; i < s->q->n_layers; i++)
         n += qdb_filter_matches(rule->filter, s->q, i);
@@ -367,9 +372,20 @@ static qdb_status layer_rule(qdb_session *s, const char *args, const char *cmd, 
         st = e->code;
         goto done;
     }
+    /* the value, checked and in canonical form, so that nothing but it
+     * reaches the rule's text */
+    int a = qdb_layer_attr_parse(attr);
+    double v;
+    char canon[64];
+    if (a < 0 || (st = qdb_layer_attr_value_parse((qdb_layer_attr)a, value, &v, e)) != QDB_OK) {
+        if (a < 0)
+            st = qdb_err_set(e, QDB_ERR_INVALID, "unknown attribute %s", attr);
+        goto done;
+    }
+    qdb_layer_attr_value_format((qdb_layer_attr)a, v, canon, sizeof canon);
     /* the name, quoted for the rule syntax */
     const char *name = s->q->layers[L].name;
-    size_t n = 2 * strlen(name) + strlen(attr) + strlen(value) + 32;
+    size_t n = 2 * strlen(name) + strlen(attr) + strlen(canon) + 32;
     char *text = malloc(n);
     if (!text) {
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
@@ -381,7 +397,7 @@ static qdb_status layer_rule(qdb_session *s, const char *args, const char *cmd, 
             text[k++] = '\\';
         text[k++] = *c;
     }
-    snprintf(text + k, n - k, "\" : %s=%s", attr, value);
+    snprintf(text + k, n - k, "\" : %s=%s", attr, canon);
     st = add_rule(s, text, progress, user, r, e);
     free(text);
 done:
@@ -443,7 +459,15 @@ static qdb_status cmd_layers(qdb_session *s, const char *args, qdb_session_progr
 static qdb_status cmd_layer(qdb_session *s, const char *args, qdb_session_progress progress,
                             void *user, qdb_cmd_result *r, qdb_err *e)
 {
-    int L = find_layer(s, args, e);
+    const char *p = args;
+    int bad = 0;
+    char *name = next_arg(&p, &bad);
+    if (bad || !name || *skip_blanks(p)) {
+        free(name);
+        return qdb_err_set(e, QDB_ERR_INVALID, "usage: layer LAYER (a name, quoted if needed, or an index)");
+    }
+    int L = find_layer(s, name, e);
+    free(name);
     if (L < 0)
         return e->code;
     const qdb_qlayer *l = &s->q->layers[L];
@@ -530,5 +554,11 @@ qdb_status qdb_cmd_run(qdb_session *s, const char *line, qdb_session_progress pr
     if (st == QDB_OK)
         st = handlers[id](s, a, progress, user, r, e);
     free(a);
+    /* errors name the command they come from */
+    const char *name = cmd_table[id].name;
+    size_t nl = strlen(name);
+    if (st != QDB_OK && e && !(strncmp(e->msg, name, nl) == 0 && e->msg[nl] == ':') &&
+        strncmp(e->msg, "usage: ", 7) != 0)
+        qdb_err_prefix(e, "%s: ", name);
     return st;
 }

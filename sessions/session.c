@@ -88,8 +88,12 @@ void qdb_session_free(qdb_session *s)
     free(s);
 }
 
+/* The float model's own score: top-1 on a labelled set; on an unlabelled
+ * one scores are agreement with the float model's predictions, 1 here. */
 static double score_of(const qdb_eval_result *r)
 {
+    if (!r->labelled)
+        return 1.0;
     return r->n ? (double)r->top1 / (double)r->n : 0.0;
 }
 
@@ -189,10 +193,10 @@ qdb_status qdb_session_restore(qdb_session *s, qdb_ruleset *rs, const qdb_quant_
     }
     if (cfg)
         s->q->cfg = *cfg;
+    /* the state is what it was before the failed change: no new generation */
     qdb_status st = qdb_ruleset_apply(s->rs, s->q, NULL, e);
     if (st == QDB_OK)
         st = qdb_qmodel_quantize(s->q, e);
-    s->generation++;
     return st;
 }
 

@@ -621,10 +621,23 @@ static void test_bad_rule(void **state)
     free(rt);
     assert_int_equal(s->q->layers[layer_named(s, "conv1")].act.n_bits, 6);
     assert_int_equal(s->q->layers[layer_named(s, "gap")].act.n_bits, 8);
-    /* an unknown op type is refused (when the rules are applied: the
-     * previous configuration is put back, so the generation may move) */
+    /* an unknown op type is refused before anything changes */
     run_err(&f, "rule type=Cnov : act_bits=4", QDB_ERR_INVALID, "unknown op type 'Cnov'");
-    same_as(s, &before, 1);
+    same_as(s, &before, 0);
+    /* a value given to bits / wbits / method is one value, never more rule
+     * text: "16,w_bits=2" is refused, the layer untouched */
+    run_err(&f, "bits conv1 16,w_bits=2", QDB_ERR_INVALID, "bits:");
+    run_err(&f, "bits conv1 16,act_bits=3", QDB_ERR_INVALID, "bits:");
+    run_err(&f, "method conv1 KL,act_bits=3", QDB_ERR_INVALID, "method:");
+    same_as(s, &before, 0);
+    /* errors name their command */
+    run_err(&f, "set nosuch=1", QDB_ERR_INVALID, "set: unknown quantization parameter 'nosuch'");
+    run_err(&f, "bits nosuch 8", QDB_ERR_INVALID, "bits: no layer 'nosuch'");
+    same_as(s, &before, 0);
+    /* layer takes a quoted name like bits does */
+    char *lt = run_ok(&f, "layer \"conv1\"", 0);
+    assert_non_null(strstr(lt, "conv1"));
+    free(lt);
     fx_free(&f);
 }
 
@@ -935,6 +948,44 @@ static void test_match(void **state)
     fx_free(&f);
 }
 
+/* ---- 9. an unlabelled evaluation set ---- */
+
+/* Without labels, scores are agreement with the float model: the float
+ * model itself scores 1, the quantized one the fraction of predictions it
+ * shares with the float model (computed here from both runs). */
+static void test_unlabelled(void **state)
+{
+    (void)state;
+    fx f;
+    fx_new(&f);
+    /* swap the evaluation set for the same images without labels */
+    qdb_dataset_free(f.s->de);
+    f.s->de = open_set(f.xe, NULL);
+    fx_prepare(&f, NULL);
+    qdb_session *s = f.s;
+    assert_float_equal(s->float_score, 1.0, 0);
+    /* the float predictions and the quantized ones, independently */
+    qdb_tensor *yf = qf_run(s->g, f.xe);
+    qdb_dataset *d = open_set(f.xe, NULL);
+    qdb_eval_opts o = {.batch = BATCH};
+    qdb_qmodel_eval_opts(s->q, &o);
+    qdb_eval_result r;
+    qdb_err e = {0};
+    if (qdb_eval_run(s->q->gq, d, &o, &r, &e) != QDB_OK)
+        fail_msg("%s", e.msg);
+    int64_t same = 0;
+    for (int64_t i = 0; i < N_EVAL; i++)
+        same += r.pred[i] == arg_max(yf->data.f + i * N_CLASS, N_CLASS);
+    assert_float_equal(s->current, (double)same / N_EVAL, 1e-12);
+    char *t = run_ok(&f, "status", 0);
+    assert_non_null(strstr(t, "float 100.00 %"));
+    free(t);
+    qdb_eval_result_free(&r);
+    qdb_dataset_free(d);
+    qdb_tensor_free(yf);
+    fx_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -946,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_layer_commands),
         cmocka_unit_test(test_set),
         cmocka_unit_test(test_match),
+        cmocka_unit_test(test_unlabelled),
     };
     return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
