@@ -34,39 +34,6 @@ const char cmd_bisect_options[] =
     "                  [--rank sqnr|sensitivity|none] [--subset N | --full] [--emit-rules FILE]\n" \
     "                  [--json FILE] [--rule RULE ...] [--set key=value ...] [data flags]\n"
 
-/* The rule keeping the culprits at the chosen precision (malloc'd). */
-static char *culprit_rule(const qdb_qmodel *q, const qdb_bisect *b, qdb_raise_mode mode)
-{
-    size_t cap = 256;
-    for (int i = 0; i < b->n_culprits; i++)
-        cap += 2 * strlen(qdb_qmodel_own_layer(q, b->culprits[i])->name) + 16;
-    char *t = malloc(cap);
-    if (!t)
-        return NULL;
-    size_t at = 0;
-    for (int i = 0; i < b->n_culprits; i++) {
-        at += (size_t)snprintf(t + at, cap - at, "%sname=\"", i ? " or " : "");
-        for (const char *c = qdb_qmodel_own_layer(q, b->culprits[i])->name; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                t[at++] = '\\';
-            t[at++] = *c;
-        }
-        t[at++] = '"';
-    }
-    snprintf(t + at, cap - at, " : %s",
-             mode == QDB_RAISE_FLOAT ? "act_quant=off, w_quant=off" : "act_bits=16, w_bits=16");
-    /* the canonical form */
-    qdb_err e = {0};
-    qdb_rule *r = qdb_rule_parse(t, &e);
-    char *c = r ? qdb_rule_format(r) : NULL;
-    qdb_rule_free(r);
-    if (c) {
-        free(t);
-        return c;
-    }
-    return t;
-}
-
 static char *to_json(const qsetup *s, const qdb_bisect *b, const char *rule)
 {
     cJSON *o = cJSON_CreateObject();
@@ -296,7 +263,7 @@ int cmd_bisect(int argc, char **argv)
                    qdb_qmodel_own_layer(s.q, b.culprits[i])->name,
                    qdb_qmodel_own_layer(s.q, b.culprits[i])->op, 100.0 * b.alone[i],
                    100.0 * (b.alone[i] - b.base.score));
-        rule = culprit_rule(s.q, &b, bo.raise);
+        rule = qdb_bisect_rule(s.q, &b, bo.raise);
         if (rule)
             printf("rule       %s\n", rule);
     }

@@ -2,8 +2,11 @@
  * binary search (see bisect.h). */
 #include "bisect.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rule.h"
 
 typedef struct ctx {
     qdb_whatif *w;
@@ -225,4 +228,36 @@ void qdb_bisect_free(qdb_bisect *b)
     free(b->culprits);
     free(b->alone);
     memset(b, 0, sizeof *b);
+}
+
+char *qdb_bisect_rule(const qdb_qmodel *q, const qdb_bisect *b, qdb_raise_mode mode)
+{
+    size_t cap = 256;
+    for (int i = 0; i < b->n_culprits; i++)
+        cap += 2 * strlen(qdb_qmodel_own_layer(q, b->culprits[i])->name) + 16;
+    char *t = malloc(cap);
+    if (!t)
+        return NULL;
+    size_t at = 0;
+    for (int i = 0; i < b->n_culprits; i++) {
+        at += (size_t)snprintf(t + at, cap - at, "%sname=\"", i ? " or " : "");
+        for (const char *c = qdb_qmodel_own_layer(q, b->culprits[i])->name; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                t[at++] = '\\';
+            t[at++] = *c;
+        }
+        t[at++] = '"';
+    }
+    snprintf(t + at, cap - at, " : %s",
+             mode == QDB_RAISE_FLOAT ? "act_quant=off, w_quant=off" : "act_bits=16, w_bits=16");
+    /* the canonical form */
+    qdb_err e = {0};
+    qdb_rule *r = qdb_rule_parse(t, &e);
+    char *c = r ? qdb_rule_format(r) : NULL;
+    qdb_rule_free(r);
+    if (c) {
+        free(t);
+        return c;
+    }
+    return t;
 }

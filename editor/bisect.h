@@ -56,5 +56,9 @@ typedef struct qdb_bisect_opts {
 qdb_status qdb_bisect_run(qdb_qmodel *q, qdb_probe *p, const qdb_bisect_opts *o, qdb_bisect *out,
                           qdb_err *e);
 void qdb_bisect_free(qdb_bisect *b);
+/* The rule keeping b's culprits raised as `mode` says, in canonical text
+ * ("name=\"a\" or name=\"b\" : act_quant=off, w_quant=off"); malloc'd,
+ * NULL on OOM. */
+char *qdb_bisect_rule(const qdb_qmodel *q, const qdb_bisect *b, qdb_raise_mode mode);
 
 #endif

@@ -434,6 +434,114 @@ static qdb_status cmd_requant(qdb_session *s, const char *args, qdb_session_prog
     return finish_change(s, &sv, progress, user, r, e);
 }
 
+/* sensitivity / bisect: the probe size argument ("all" or a count). */
+static int parse_probe_n(const char *w, int64_t *n)
+{
+    if (!strcmp(w, "all")) {
+        *n = 0;
+        return 0;
+    }
+    char *end;
+    long long v = strtoll(w, &end, 10);
+    if (!*w || *end || v < 1 || v > (1LL << 40))
+        return -1;
+    *n = v;
+    return 0;
+}
+
+#define PROBE_DEFAULT 500
+
+static qdb_status cmd_sensitivity(qdb_session *s, const char *args, qdb_session_progress progress,
+                                  void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    int64_t n = PROBE_DEFAULT;
+    if (*args && parse_probe_n(args, &n))
+        return qdb_err_set(e, QDB_ERR_INVALID, "give a number of samples or 'all', got '%s'", args);
+    qdb_status st = qdb_session_sensitivity(s, n, progress, user, e);
+    if (st != QDB_OK)
+        return st;
+    const qdb_sensitivity *sv = &s->sens;
+    out(r, "sensitivity on %lld samples, %d probes; most sensitive first:\n",
+        (long long)s->sens_n, sv->evaluations);
+    out(r, "%4s  %-44s %12s %12s %10s\n", "#", "layer", "only it", "all but it", "regained");
+    for (int k = 0; k < sv->n && k < 10; k++) {
+        const qdb_sens_layer *l = &sv->layers[s->sens_rank[k]];
+        int L = qdb_session_layer_of_own(s, l->index);
+        out(r, "%4d  %-44s %11.2f%% %11.2f%% %+9.2f\n", L, L >= 0 ? s->q->layers[L].name : "?",
+            100.0 * l->only.score, 100.0 * l->all_but.score,
+            100.0 * (l->all_but.score - sv->quant.score));
+    }
+    const qdb_sens_layer *w = sv->n ? &sv->layers[s->sens_rank[0]] : NULL;
+    int L = w ? qdb_session_layer_of_own(s, w->index) : -1;
+    out(r, "sensitivity: most sensitive %s (%+.2f points kept in float)\n",
+        L >= 0 ? s->q->layers[L].name : "-", w ? 100.0 * (w->all_but.score - sv->quant.score) : 0.0);
+    return QDB_OK;
+}
+
+static qdb_status cmd_bisect(qdb_session *s, const char *args, qdb_session_progress progress,
+                             void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    double tol = 0.5;
+    qdb_raise_mode raise = QDB_RAISE_FLOAT;
+    int64_t n = PROBE_DEFAULT;
+    const char *p = args;
+    int bad = 0, got_tol = 0;
+    for (char *w; (w = next_arg(&p, &bad));) {
+        char *end;
+        double v = strtod(w, &end);
+        if (!strcmp(w, "float")) {
+            raise = QDB_RAISE_FLOAT;
+        } else if (!strcmp(w, "16")) {
+            raise = QDB_RAISE_16BIT;
+        } else if (!got_tol && *w && !*end && v >= 0 && v <= 100 && strchr(w, '.')) {
+            tol = v;
+            got_tol = 1;
+        } else if (parse_probe_n(w, &n)) {
+            qdb_err_set(e, QDB_ERR_INVALID,
+                        "'%s': expected a tolerance in points (with a dot: 0.5), float or 16, "
+                        "or a number of samples / all", w);
+            free(w);
+            return e->code;
+        }
+        free(w);
+    }
+    if (bad)
+        return qdb_err_set(e, QDB_ERR_INVALID, "usage: bisect %s", cmd_table[QDB_CMD_bisect].args);
+    qdb_status st = qdb_session_bisect(s, n, tol / 100.0, raise, progress, user, e);
+    if (st != QDB_OK)
+        return st;
+    const qdb_bisect *b = &s->bis;
+    out(r, "bisect on %lld samples: float %.2f %%, quantized %.2f %%, target %.2f %%; %d probes\n",
+        (long long)s->bis_n, 100.0 * b->float_s.score, 100.0 * b->base.score, 100.0 * b->target,
+        b->evaluations);
+    for (int i = 0; i < b->n_steps; i++)
+        out(r, "  step %2d: %3d raised -> %6.2f %% %s\n", i + 1, b->steps[i].n_raised,
+            100.0 * b->steps[i].s.score, b->steps[i].passed ? "reaches the target" : "short");
+    if (!b->found) {
+        out(r, "bisect: even every layer raised does not reach the target\n");
+    } else if (!b->n_culprits) {
+        out(r, "bisect: already within %.2f points of float: no culprit\n", tol);
+    } else {
+        for (int i = 0; i < b->n_culprits; i++) {
+            int L = qdb_session_layer_of_own(s, b->culprits[i]);
+            out(r, "  culprit %4d  %-44s alone: %.2f %%\n", L, L >= 0 ? s->q->layers[L].name : "?",
+                100.0 * b->alone[i]);
+        }
+        out(r, "  rule: %s\n", s->bis_rule);
+        out(r, "bisect: %d culprit%s, %.2f %% with %s raised; 'keep' adds the rule\n", b->n_culprits,
+            b->n_culprits == 1 ? "" : "s", 100.0 * b->final.score, b->n_culprits == 1 ? "it" : "them");
+    }
+    return QDB_OK;
+}
+
+static qdb_status cmd_keep(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    if (!s->have_bisect || !s->bis_rule)
+        return qdb_err_set(e, QDB_ERR_INVALID, "no culprits to keep: run bisect first");
+    return add_rule(s, s->bis_rule, progress, user, r, e);
+}
+
 static qdb_status cmd_layers(qdb_session *s, const char *args, qdb_session_progress progress,
                              void *user, qdb_cmd_result *r, qdb_err *e)
 {

@@ -12,6 +12,10 @@
  *   wbits LAYER N        weight bits of one layer (as a rule)
  *   method LAYER M       activation error method of one layer (as a rule)
  *   requant              quantize and evaluate again
+ *   sensitivity [N|all]  per-layer sweep on N evaluation samples (default 500)
+ *   bisect [TOL] [float|16] [N|all]   the layers that, raised, bring the
+ *                        accuracy within TOL points of float (default 0.5)
+ *   keep                 add the rule keeping the last bisect's culprits raised
  *   layers               the per-layer table
  *   layer LAYER          one layer: configuration, every method's threshold
  *   status               accuracies
@@ -43,6 +47,9 @@
     X(wbits, "LAYER N", "weight bits of one layer (2-16), as a rule", 1)                     \
     X(method, "LAYER METHOD", "activation error method of one layer, as a rule", 1)          \
     X(requant, "", "quantize and evaluate again", 1)                                         \
+    X(sensitivity, "[N|all]", "per-layer sweep: each layer alone, all but it (N samples, 500)", 1) \
+    X(bisect, "[TOL] [float|16] [N|all]", "find the layers that, raised, bring accuracy within TOL points", 1) \
+    X(keep, "", "add the rule keeping the last bisect's culprits raised", 1)                 \
     X(layers, "", "the per-layer table", 0)                                                  \
     X(layer, "LAYER", "one layer: configuration and every error method's threshold", 0)      \
     X(status, "", "float, baseline and quantized accuracy", 0)                               \

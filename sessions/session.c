@@ -80,6 +80,12 @@ void qdb_session_free(qdb_session *s)
     qdb_graph_free(s->g);
     qdb_eval_result_free(&s->fr);
     qdb_history_clear(&s->hist);
+    if (s->have_sens)
+        qdb_sensitivity_free(&s->sens);
+    free(s->sens_rank);
+    if (s->have_bisect)
+        qdb_bisect_free(&s->bis);
+    free(s->bis_rule);
     free(s->matches);
     free(s->contrib);
     free(s->model);
@@ -206,4 +212,121 @@ int qdb_session_find_layer(const qdb_session *s, const char *name)
         if (!strcmp(s->q->layers[i].name, name))
             return i;
     return -1;
+}
+
+int qdb_session_layer_of_own(const qdb_session *s, int i)
+{
+    const qdb_qlayer *l = qdb_qmodel_own_layer(s->q, i);
+    return l ? (int)(l - s->q->layers) : -1;
+}
+
+/* The own layers (those rules and searches count). */
+static int own_layers(const qdb_session *s)
+{
+    int n = 0;
+    for (int L = 0; L < s->q->n_layers; L++)
+        n += s->q->layers[L].shift_of < 0;
+    return n;
+}
+
+qdb_status qdb_session_sensitivity(qdb_session *s, int64_t n, qdb_session_progress progress,
+                                   void *user, qdb_err *e)
+{
+    if (!s->ready)
+        return qdb_err_set(e, QDB_ERR_INVALID, "the model is not quantized yet");
+    phase_ctx pc = {progress, user, "sensitivity"};
+    qdb_status st = qdb_dataset_rewind(s->de, e);
+    if (st != QDB_OK)
+        return st;
+    qdb_probe *p = qdb_probe_new(s->g, s->de, n, s->batch, e);
+    if (!p)
+        return e && e->code ? e->code : QDB_ERR_NOMEM;
+    qdb_sensitivity r;
+    memset(&r, 0, sizeof r);
+    int nl = own_layers(s);
+    int *rank = malloc((size_t)(nl ? nl : 1) * sizeof *rank);
+    if (!rank) {
+        qdb_probe_free(p);
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    }
+    st = qdb_sensitivity_run(s->q, p, phase_cb, &pc, &r, e);
+    if (st == QDB_OK) {
+        qdb_sensitivity_rank(&r, rank);
+        if (s->have_sens)
+            qdb_sensitivity_free(&s->sens);
+        free(s->sens_rank);
+        s->sens = r;
+        s->sens_rank = rank;
+        s->have_sens = 1;
+        s->sens_n = qdb_probe_count(p);
+        s->generation++;
+    } else {
+        qdb_sensitivity_free(&r);
+        free(rank);
+    }
+    qdb_probe_free(p);
+    return st;
+}
+
+qdb_status qdb_session_bisect(qdb_session *s, int64_t n, double tolerance, qdb_raise_mode raise,
+                              qdb_session_progress progress, void *user, qdb_err *e)
+{
+    if (!s->ready)
+        return qdb_err_set(e, QDB_ERR_INVALID, "the model is not quantized yet");
+    phase_ctx pc = {progress, user, "bisect"};
+    qdb_status st = qdb_dataset_rewind(s->de, e);
+    if (st != QDB_OK)
+        return st;
+    qdb_probe *p = qdb_probe_new(s->g, s->de, n, s->batch, e);
+    if (!p)
+        return e && e->code ? e->code : QDB_ERR_NOMEM;
+    /* the order ddmin groups layers in: sensitivity, else own SQNR */
+    int nl = own_layers(s);
+    int *order = malloc((size_t)(nl ? nl : 1) * sizeof *order);
+    if (!order) {
+        qdb_probe_free(p);
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    }
+    if (s->have_sens && s->sens.n == nl) {
+        memcpy(order, s->sens_rank, (size_t)nl * sizeof *order);
+    } else {
+        for (int i = 0; i < nl; i++)
+            order[i] = i;
+        for (int i = 1; i < nl; i++) /* insertion sort: stable */
+            for (int j = i; j > 0; j--) {
+                const qdb_qlayer *a = qdb_qmodel_own_layer(s->q, order[j]);
+                const qdb_qlayer *b = qdb_qmodel_own_layer(s->q, order[j - 1]);
+                double sa = a->m.valid ? a->m.sqnr_own_db : INFINITY;
+                double sb = b->m.valid ? b->m.sqnr_own_db : INFINITY;
+                if (!(sa < sb))
+                    break;
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+    }
+    qdb_bisect_opts bo = {.tolerance = tolerance, .raise = raise, .mode = QDB_BISECT_DDMIN,
+                          .ranking = order, .progress = phase_cb, .user = &pc};
+    qdb_bisect b;
+    memset(&b, 0, sizeof b);
+    st = qdb_bisect_run(s->q, p, &bo, &b, e);
+    char *rule = NULL;
+    if (st == QDB_OK && b.n_culprits && !(rule = qdb_bisect_rule(s->q, &b, raise)))
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    if (st == QDB_OK) {
+        if (s->have_bisect)
+            qdb_bisect_free(&s->bis);
+        free(s->bis_rule);
+        s->bis = b;
+        s->bis_rule = rule;
+        s->bis_raise = raise;
+        s->have_bisect = 1;
+        s->bis_n = qdb_probe_count(p);
+        s->generation++;
+    } else {
+        qdb_bisect_free(&b);
+    }
+    free(order);
+    qdb_probe_free(p);
+    return st;
 }

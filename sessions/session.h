@@ -13,6 +13,7 @@
 #ifndef QDB_SESSION_H
 #define QDB_SESSION_H
 
+#include "bisect.h"
 #include "dataset.h"
 #include "eval.h"
 #include "eval_cache.h"
@@ -20,6 +21,7 @@
 #include "qmodel.h"
 #include "rule_eval.h"
 #include "ruleset.h"
+#include "sensitivity.h"
 
 typedef struct qdb_session {
     char *model;              /* path of the ONNX file */
@@ -46,6 +48,17 @@ typedef struct qdb_session {
     double seconds;           /* its wall time */
     qdb_history hist;
     unsigned long generation; /* bumped by every change, for front ends */
+
+    /* the last completed sensitivity sweep and bisection (kept when a
+     * later one is cancelled) */
+    int have_sens;
+    qdb_sensitivity sens;
+    int *sens_rank;           /* own-layer indices, most sensitive first */
+    int have_bisect;
+    qdb_bisect bis;
+    qdb_raise_mode bis_raise;
+    char *bis_rule;           /* the rule keeping the culprits raised */
+    int64_t sens_n, bis_n;    /* samples they were run on */
 } qdb_session;
 
 /* A new session over components the caller opened: ownership of g, dc, de
@@ -77,6 +90,24 @@ qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, vo
  * evaluation runs). */
 qdb_status qdb_session_restore(qdb_session *s, qdb_ruleset *rs, const qdb_quant_config *cfg,
                                qdb_err *e);
+
+/* Sensitivity sweep (sensitivity.h) on the first n samples of the
+ * evaluation set (0: all). On success the result replaces the previous
+ * one; cancelled or failed, the previous one stays. The configuration is
+ * left as it was. Progress phase: "sensitivity" (layers done of all). */
+qdb_status qdb_session_sensitivity(qdb_session *s, int64_t n, qdb_session_progress progress,
+                                   void *user, qdb_err *e);
+
+/* Bisection (bisect.h, ddmin) on the first n samples (0: all) with a
+ * tolerance in score fraction; layers ordered by the last sensitivity
+ * ranking when there is one, else by own SQNR. Same result rules as
+ * qdb_session_sensitivity. Progress phase: "bisect" (probes so far). */
+qdb_status qdb_session_bisect(qdb_session *s, int64_t n, double tolerance, qdb_raise_mode raise,
+                              qdb_session_progress progress, void *user, qdb_err *e);
+
+/* The position in q->layers of own-layer index i (what sensitivity and
+ * bisect count), or -1. */
+int qdb_session_layer_of_own(const qdb_session *s, int i);
 
 /* Index of the layer named `name` (exact), or -1. */
 int qdb_session_find_layer(const qdb_session *s, const char *name);

@@ -224,10 +224,10 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
     int rows = h - 3;
     if (rows < 1)
         return;
-    /* fixed columns take 69 cells; below 16 for the name, drop "own" and
-     * "clip%" */
-    int compact = w - 2 - 69 < 16;
-    int nw = w - 2 - (compact ? 56 : 69);
+    /* fixed columns take 79 cells (with the output shape); below 16 for
+     * the name, drop "shape", "own" and "clip%" */
+    int compact = w - 2 - 79 < 16;
+    int nw = w - 2 - (compact ? 56 : 79);
     if (nw < 8)
         nw = 8;
     char buf[512];
@@ -235,8 +235,8 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
         snprintf(buf, sizeof buf, "%4s %-*.*s %-12s %4s %9s %3s %-6s %6s", "#", nw, nw, "name",
                  "op", "act", "thr", "w", "method", "SQNR");
     else
-        snprintf(buf, sizeof buf, "%4s %-*.*s %-12s %4s %9s %3s %-6s %6s %6s %5s", "#", nw, nw,
-                 "name", "op", "act", "thr", "w", "method", "own", "acc", "clip%");
+        snprintf(buf, sizeof buf, "%4s %-*.*s %-12s %-9s %4s %9s %3s %-6s %6s %6s %5s", "#", nw,
+                 nw, "name", "op", "shape", "act", "thr", "w", "method", "own", "acc", "clip%");
     put(y + 1, x + 1, w - 2, C_TITLE, buf);
     if (t->sel < t->top)
         t->top = t->sel;
@@ -273,8 +273,8 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
             snprintf(buf, sizeof buf, "%4d %-*.*s %-12.12s %4s %9s %3s %-6s %6s %s", t->order[p],
                      nw, nw, nm, l->op, bits, thr, wb, meth, acc, is_worst ? "!" : l->any_rule ? "*" : "");
         else
-            snprintf(buf, sizeof buf, "%4d %-*.*s %-12.12s %4s %9s %3s %-6s %6s %6s %5s %s",
-                     t->order[p], nw, nw, nm, l->op, bits, thr, wb, meth, own, acc, clip,
+            snprintf(buf, sizeof buf, "%4d %-*.*s %-12.12s %-9.9s %4s %9s %3s %-6s %6s %6s %5s %s",
+                     t->order[p], nw, nw, nm, l->op, l->shape, bits, thr, wb, meth, own, acc, clip,
                      is_worst ? "!" : l->any_rule ? "*" : "");
         tui_color c = p == t->sel ? C_SELECTED : is_worst ? C_WORST : l->any_rule ? C_RULE_MARK : C_NORMAL;
         if (p == t->sel) {
@@ -421,10 +421,12 @@ static void draw_rules(tui_state *t, int y, int x, int h, int w)
 static void draw_history(tui_state *t, int y, int x, int h, int w)
 {
     box_title(y, x, h, w, "History", t->pane == PANE_HISTORY);
-    int rows = h - 2;
-    /* newest first */
-    for (int r = 0; r < rows; r++) {
-        int i = t->v.n_hist - 1 - t->hist_top - r;
+    int rows = h - 2, r = 0;
+    /* the last sweep and bisection first, then re-quantizations, newest first */
+    for (int k = 0; k < t->v.n_notes && r < rows; k++, r++)
+        put(y + 1 + r, x + 1, w - 2, C_MARKER, t->v.note[k]);
+    for (int j = 0; r < rows; r++, j++) {
+        int i = t->v.n_hist - 1 - t->hist_top - j;
         if (i < 0)
             break;
         put(y + 1 + r, x + 1, w - 2, C_NORMAL, t->v.hist_line[i]);
@@ -473,7 +475,7 @@ void tui_draw(tui_state *t, const char *cmdline, int cursor)
     int bottom_h = body >= 30 ? 8 : body >= 20 ? 6 : 0;
     int top_h = body - bottom_h;
     if (W >= 110) {
-        int lw = W * 58 / 100;
+        int lw = W * 64 / 100;
         draw_layers(t, 1, 0, top_h, lw);
         draw_hist(t, 1, lw, top_h, W - lw);
     } else {

@@ -25,6 +25,8 @@ void view_free(view *v)
     for (int i = 0; v->hist_line && i < v->n_hist; i++)
         free(v->hist_line[i]);
     free(v->hist_line);
+    for (int i = 0; i < v->n_notes; i++)
+        free(v->note[i]);
     memset(v, 0, sizeof *v);
 }
 
@@ -62,6 +64,14 @@ int view_build(view *v, const qdb_session *s)
         l->op = strdup(ql->op);
         if (!l->name || !l->op)
             goto nomem;
+        if (q->g && ql->out_value >= 0 && ql->out_value < q->g->n_values &&
+            q->g->values[ql->out_value].shape_known) {
+            const qdb_shape *sh = &q->g->values[ql->out_value].shape;
+            size_t k = 0;
+            for (int d = 1; d < sh->ndim && k + 12 < sizeof l->shape; d++)
+                k += (size_t)snprintf(l->shape + k, sizeof l->shape - k, "%s%lld", d > 1 ? "x" : "",
+                                      (long long)sh->d[d]);
+        }
         l->act_bits = ql->act.n_bits;
         l->act_by_rule = ql->prov[QDB_LA_ACT_BITS] >= 0;
         l->act_active = ql->act_active;
@@ -116,6 +126,38 @@ int view_build(view *v, const qdb_session *s)
         if (!h->n_rules && (size_t)k < sizeof buf)
             snprintf(buf + k, sizeof buf - (size_t)k, " none");
         if (!(v->hist_line[i] = strdup(buf)))
+            goto nomem;
+    }
+    if (s->have_sens && s->sens.n) {
+        char buf[512];
+        int k = snprintf(buf, sizeof buf, "sensitivity (%lld samples), most sensitive:",
+                         (long long)s->sens_n);
+        for (int i = 0; i < s->sens.n && i < 3 && k > 0 && (size_t)k < sizeof buf; i++) {
+            const qdb_sens_layer *sl = &s->sens.layers[s->sens_rank[i]];
+            int L = qdb_session_layer_of_own(s, sl->index);
+            k += snprintf(buf + k, sizeof buf - (size_t)k, " %d %s (%+.2f)", L,
+                          L >= 0 ? q->layers[L].name : "?",
+                          100.0 * (sl->all_but.score - s->sens.quant.score));
+        }
+        if (!(v->note[v->n_notes++] = strdup(buf)))
+            goto nomem;
+    }
+    if (s->have_bisect) {
+        char buf[512];
+        const qdb_bisect *b = &s->bis;
+        int k = snprintf(buf, sizeof buf, "bisect (%lld samples, %d probes): ", (long long)s->bis_n,
+                         b->evaluations);
+        if (!b->found)
+            snprintf(buf + k, sizeof buf - (size_t)k, "target out of reach");
+        else if (!b->n_culprits)
+            snprintf(buf + k, sizeof buf - (size_t)k, "no culprit, within tolerance");
+        else
+            for (int i = 0; i < b->n_culprits && k > 0 && (size_t)k < sizeof buf; i++) {
+                int L = qdb_session_layer_of_own(s, b->culprits[i]);
+                k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%d %s", i ? ", " : "culprits ", L,
+                              L >= 0 ? q->layers[L].name : "?");
+            }
+        if (!(v->note[v->n_notes++] = strdup(buf)))
             goto nomem;
     }
     return 0;

@@ -13,6 +13,7 @@
 
 typedef struct vlayer {
     char *name, *op;
+    char shape[32];                  /* output shape without the batch: "16x14x14" */
     int act_bits, act_by_rule, act_active, act_signed;
     int w_bits, w_by_rule;           /* w_bits 0: no weights */
     int em, em_by_rule;              /* active error method */
@@ -38,6 +39,8 @@ typedef struct view {
     double *rule_contrib;            /* NAN: disabled or not evaluated */
     int n_hist;
     char **hist_line;                /* one per history entry, newest last */
+    int n_notes;
+    char *note[2];                   /* the last sensitivity sweep and bisection */
 } view;
 
 /* Snapshot the session (replacing what v held). 0, or -1 when out of memory

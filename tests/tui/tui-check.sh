@@ -40,7 +40,7 @@ check "start-up finishes with accuracies" "float 91.63%" 60
 check "the first layer is listed" "Conv+Swish" 5
 # the histogram pane follows the selection: move to layer 2
 tmux send-keys -t "$S" j j
-check "histogram of the selected layer" "─ /blocks/blocks.0/block/block.0/Conv  Conv+Sw" 5
+check "histogram of the selected layer" "─ /blocks/blocks.0/block/block.0/Conv " 5
 check "every method's threshold is labelled" "NOCLIPPING" 5
 # a rule typed at the command line changes the accuracy line
 tmux send-keys -t "$S" ':'
@@ -68,6 +68,22 @@ sleep 0.3
 tmux send-keys -t "$S" Escape
 check "cancel leaves the previous results" "cancelled: the previous results are unchanged" 30
 check "the accuracy is the previous one" "quant 91.59% (-0.04)" 5
+# bisect from the command line, its result in the history pane, and its
+# culprits turned into a rule by one command
+# first make one layer fragile: 2-bit activations on the first block's Add
+tmux send-keys -t "$S" ':'
+sleep 0.3
+tmux send-keys -t "$S" 'bits /blocks/blocks.0/Add 2' Enter
+check "a one-layer edit through bits" "2 [x] name=/blocks/blocks.0/Add : act_bits=2" 60
+tmux send-keys -t "$S" ':'
+sleep 0.3
+tmux send-keys -t "$S" 'bisect' Enter
+check "bisect reports its culprits" "'keep' adds the rule" 90
+check "bisect names the fragile layer" "culprits 7 /blocks/blocks.0/Add" 5
+tmux send-keys -t "$S" ':'
+sleep 0.3
+tmux send-keys -t "$S" 'keep' Enter
+check "keep adds the culprits' rule" "3 [x] name=/blocks/blocks.0/Add : act_quant=off" 60
 # help screen from the key table
 tmux send-keys -t "$S" '?'
 check "help lists keys and commands" "Commands (type ':' first)" 5
