@@ -39,13 +39,13 @@ OPT        ?= -O2 $(VECT)
 CFLAGS     ?= $(OPT) -g
 QDB_CFLAGS := -std=c11 -pthread -Wall -Wextra -Wshadow -Wno-unused-parameter \
               -D_POSIX_C_SOURCE=200809L -DQDB_VERSION=\"$(VERSION)\" \
-              -Iengine -Iengine/quant -Ieditor -Isessions -Itui -Icli -Itests/support -I$(BUILD)/gen \
+              -Iengine -Iengine/quant -Ieditor -Iplotting -Isessions -Itui -Icli -Itests/support -I$(BUILD)/gen \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LIBS       := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -pthread
 TEST_LIBS  := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 GEN_SRC    := $(BUILD)/gen/onnx.pb-c.c
-ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c engine/quant/*.c editor/*.c sessions/*.c))
+ENGINE_SRC := $(sort $(wildcard engine/*.c engine/ops/*.c engine/quant/*.c editor/*.c plotting/*.c sessions/*.c))
 CLI_SRC    := $(sort $(wildcard cli/*.c tui/*.c))
 TEST_SRC   := $(sort $(wildcard tests/test_*.c))
 
@@ -92,6 +92,11 @@ $(BUILD)/tests/conformance: $(BUILD)/tests/conformance.o $(LIB)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_SUPPORT_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB) $(LIBS) $(TEST_LIBS)
+
+# The TUI's curses-free state (view snapshot, ordering) is unit-tested.
+TUI_STATE_OBJ := $(BUILD)/tui/view.o $(BUILD)/tui/state.o
+$(BUILD)/tests/test_tui_state: $(BUILD)/tests/test_tui_state.o $(TUI_STATE_OBJ) $(TEST_SUPPORT_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(TUI_STATE_OBJ) $(TEST_SUPPORT_OBJ) $(LIB) $(LIBS) $(TEST_LIBS)
 
 $(BENCH_BIN): $(BUILD)/bench/bench_qdb.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
@@ -152,6 +157,10 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan QDB_BIN=build-asan/qdb CC=clang \
 	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    check-unit check-conformance
+	@ASAN_OPTIONS=log_path=$(CURDIR)/build-asan/tui-asan UBSAN_OPTIONS=log_path=$(CURDIR)/build-asan/tui-asan \
+	    QDB=build-asan/qdb TUI_WAIT_SCALE=10 tests/tui/tui-check.sh
+	@if ls build-asan/tui-asan* >/dev/null 2>&1; then \
+	    echo "asan: the TUI reported errors:"; cat build-asan/tui-asan*; rm -f build-asan/tui-asan*; exit 1; fi
 
 # Coverage-guided fuzzing (clang's libFuzzer + ASan + UBSan). The library is
 # built with fuzzer instrumentation in $(FUZZ_BUILD); scripts/fuzz.sh makes

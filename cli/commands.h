@@ -12,8 +12,11 @@ int cmd_match(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
 int cmd_bisect(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 /* The option lines of `qdb COMMAND --help` for the longer commands. */
 extern const char cmd_sensitivity_options[], cmd_bisect_options[];
+extern const char cmd_plot_options[], cmd_report_options[];
 
 /* Print "qdb: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

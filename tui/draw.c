@@ -79,68 +79,6 @@ static void box_title(int y, int x, int h, int w, const char *title, int focus)
     put(y, x + 2, w - 4, focus ? C_TITLE_FOCUS : C_TITLE, buf);
 }
 
-int tui_selected_layer(const tui_state *t)
-{
-    return t->sel >= 0 && t->sel < t->n_order ? t->order[t->sel] : -1;
-}
-
-static const tui_state *sort_state;
-
-static int cmp_layers(const void *a, const void *b)
-{
-    const vlayer *x = &sort_state->v.l[*(const int *)a], *y = &sort_state->v.l[*(const int *)b];
-    if (sort_state->sort == SORT_NAME) {
-        int c = strcmp(x->name, y->name);
-        return c ? c : *(const int *)a - *(const int *)b;
-    }
-    /* SQNR: worst (lowest accumulated) first; layers without figures last */
-    double sx = x->metrics ? x->sqnr_acc : INFINITY, sy = y->metrics ? y->sqnr_acc : INFINITY;
-    if (sx != sy)
-        return sx < sy ? -1 : 1;
-    return *(const int *)a - *(const int *)b;
-}
-
-void tui_reorder(tui_state *t)
-{
-    int keep = tui_selected_layer(t);
-    free(t->order);
-    t->order = malloc(sizeof *t->order * (size_t)(t->v.n ? t->v.n : 1));
-    t->n_order = 0;
-    if (!t->order)
-        return;
-    for (int i = 0; i < t->v.n; i++)
-        if (!t->filter[0] || strstr(t->v.l[i].name, t->filter) || strstr(t->v.l[i].op, t->filter))
-            t->order[t->n_order++] = i;
-    if (t->sort != SORT_ORDER) {
-        sort_state = t;
-        qsort(t->order, (size_t)t->n_order, sizeof *t->order, cmp_layers);
-    }
-    t->sel = 0;
-    for (int i = 0; i < t->n_order; i++)
-        if (t->order[i] == keep)
-            t->sel = i;
-}
-
-/* The few layers with the lowest accumulated SQNR stand out. */
-static double worst_cut(const view *v)
-{
-    double lo[3] = {INFINITY, INFINITY, INFINITY};
-    for (int i = 0; i < v->n; i++) {
-        if (!v->l[i].metrics || !v->l[i].act_active)
-            continue;
-        double s = v->l[i].sqnr_acc;
-        if (s < lo[2]) {
-            lo[2] = s;
-            for (int k = 2; k > 0 && lo[k] < lo[k - 1]; k--) {
-                double tmp = lo[k];
-                lo[k] = lo[k - 1];
-                lo[k - 1] = tmp;
-            }
-        }
-    }
-    return lo[2];
-}
-
 /* ---- header ---- */
 
 /* The file name of a dataset spec ("idx:/a/b/x.gz,/a/b/y.gz" -> "x.gz"). */
@@ -242,7 +180,7 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
         t->top = t->sel;
     if (t->sel >= t->top + rows)
         t->top = t->sel - rows + 1;
-    double worst = worst_cut(&t->v);
+    double worst = tui_worst_sqnr(&t->v);
     for (int r = 0; r < rows; r++) {
         int p = t->top + r;
         if (p >= t->n_order)
@@ -290,23 +228,72 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
 static const wchar_t *const blocks[] = {L" ", L"\u2581", L"\u2582", L"\u2583", L"\u2584",
                                         L"\u2585", L"\u2586", L"\u2587", L"\u2588"};
 
-static void draw_hist(tui_state *t, int y, int x, int h, int w)
+/* Bars of `counts` (nb bins over [dlo, dhi]) in a plot of plot_h rows and
+ * cw columns spanning [lo, hi], bottom row at y + plot_h. */
+static void bars(int y, int x, int plot_h, int cw, const double *counts, int nb, double dlo,
+                 double dhi, double lo, double hi, int log_counts)
 {
-    int L = tui_selected_layer(t);
-    char title[512];
-    if (L < 0) {
-        box_title(y, x, h, w, "Histogram", 0);
-        return;
+    double col[512];
+    if (cw > 512)
+        cw = 512;
+    for (int c = 0; c < cw; c++)
+        col[c] = 0;
+    for (int b = 0; b < nb; b++) {
+        double xc = dlo + (b + 0.5) * (dhi - dlo) / nb;
+        int c = (int)((xc - lo) / (hi - lo) * cw);
+        c = c < 0 ? 0 : c >= cw ? cw - 1 : c;
+        col[c] += counts[b];
     }
-    const vlayer *l = &t->v.l[L];
-    snprintf(title, sizeof title, "%s  %s  (%s counts, l toggles)", l->name, l->op,
-             t->log_counts ? "log" : "linear");
-    box_title(y, x, h, w, title, 0);
-    int cw = w - 2, plot_h = h - 2 - 4;
-    if (cw < 10 || plot_h < 2)
+    double mx = 0;
+    for (int c = 0; c < cw; c++) {
+        col[c] = log_counts ? log10(1.0 + col[c]) : col[c];
+        mx = col[c] > mx ? col[c] : mx;
+    }
+    attrset(attr_of[C_BAR]);
+    for (int c = 0; c < cw; c++) {
+        double eighths = mx > 0 ? col[c] / mx * plot_h * 8.0 : 0;
+        for (int r = 0; r < plot_h; r++) {
+            int fill = (int)(eighths - r * 8.0);
+            fill = fill < 0 ? 0 : fill > 8 ? 8 : fill;
+            if (col[c] > 0 && r == 0 && fill == 0)
+                fill = 1;
+            mvaddwstr(y + plot_h - r, x + c, blocks[fill]);
+        }
+    }
+    attrset(A_NORMAL);
+}
+
+/* A marker on the axis row at value v (nothing when outside [lo, hi]). */
+static void marker(int ay, int x, int cw, double lo, double hi, double v, int active)
+{
+    int c = (int)((v - lo) / (hi - lo) * cw);
+    if (c == cw && v <= hi)
+        c = cw - 1; /* the right end itself */
+    if (c < 0 || c >= cw)
         return;
+    attrset(attr_of[active ? C_ACTIVE_MARKER : C_MARKER]);
+    mvaddch(ay, x + c, active ? '#' : '|');
+    attrset(A_NORMAL);
+}
+
+static void axis(int ay, int x, int cw, double lo, double hi)
+{
+    char buf[64];
+    attrset(attr_of[C_DIM]);
+    mvhline(ay, x, ACS_HLINE, cw);
+    attrset(A_NORMAL);
+    snprintf(buf, sizeof buf, "%.3g", lo);
+    put(ay + 1, x, cw, C_DIM, buf);
+    snprintf(buf, sizeof buf, "%.3g", hi);
+    int n = (int)strlen(buf);
+    put(ay + 1, x + cw - n, n, C_DIM, buf);
+}
+
+/* The activation histogram with every error method's threshold. */
+static void act_hist(tui_state *t, const vlayer *l, int y, int x, int plot_h, int cw)
+{
     if (!l->has_hist) {
-        put(y + 1, x + 1, cw, C_DIM, "no statistics yet");
+        put(y, x, cw, C_DIM, "no statistics yet");
         return;
     }
     /* the x range: the data, widened to every method's threshold (both
@@ -320,70 +307,25 @@ static void draw_hist(tui_state *t, int y, int x, int h, int w)
         if (l->act_signed && l->lo < 0)
             lo = -th < lo ? -th : lo;
     }
-    double span = hi - lo;
-    double col[512];
-    if (cw > 512)
-        cw = 512;
-    for (int c = 0; c < cw; c++)
-        col[c] = 0;
-    for (int b = 0; b < VIEW_HIST_BINS; b++) {
-        double xc = l->lo + (b + 0.5) * (l->hi - l->lo) / VIEW_HIST_BINS;
-        int c = (int)((xc - lo) / span * cw);
-        c = c < 0 ? 0 : c >= cw ? cw - 1 : c;
-        col[c] += l->counts[b];
-    }
-    double mx = 0;
-    for (int c = 0; c < cw; c++) {
-        col[c] = t->log_counts ? log10(1.0 + col[c]) : col[c];
-        mx = col[c] > mx ? col[c] : mx;
-    }
-    attrset(attr_of[C_BAR]);
-    for (int c = 0; c < cw; c++) {
-        double eighths = mx > 0 ? col[c] / mx * plot_h * 8.0 : 0;
-        for (int r = 0; r < plot_h; r++) {
-            int fill = (int)(eighths - r * 8.0);
-            fill = fill < 0 ? 0 : fill > 8 ? 8 : fill;
-            if (col[c] > 0 && r == 0 && fill == 0)
-                fill = 1;
-            mvaddwstr(y + plot_h - r, x + 1 + c, blocks[fill]);
-        }
-    }
-    attrset(A_NORMAL);
-    /* thresholds: a marker per method (and its negative for signed
-     * layers), the active one highlighted */
-    int ax = y + 1 + plot_h;
-    attrset(attr_of[C_DIM]);
-    mvhline(ax, x + 1, ACS_HLINE, cw);
-    attrset(A_NORMAL);
+    bars(y - 1, x, plot_h, cw, l->counts, VIEW_HIST_BINS, l->lo, l->hi, lo, hi, t->log_counts);
+    int ay = y + plot_h;
+    axis(ay, x, cw, lo, hi);
     char lab[512] = "";
     int labn = 0;
     for (int m = 0; m < QDB_EM_COUNT; m++) {
         double th = l->thr_m[m];
         if (!(th > 0) || !isfinite(th))
             continue;
-        for (int sgn = 1; sgn >= -1; sgn -= 2) {
-            double v = sgn * th;
-            if (sgn < 0 && !l->act_signed)
-                continue;
-            int c = (int)((v - lo) / span * cw);
-            if (c < 0 || c >= cw)
-                continue;
-            int active = m == l->em && l->act_active;
-            attrset(attr_of[active ? C_ACTIVE_MARKER : C_MARKER]);
-            mvaddch(ax, x + 1 + c, active ? '#' : '|');
-            attrset(A_NORMAL);
-        }
+        int active = m == l->em && l->act_active;
+        marker(ay, x, cw, lo, hi, th, active);
+        if (l->act_signed)
+            marker(ay, x, cw, lo, hi, -th, active);
         labn += snprintf(lab + labn, sizeof lab - (size_t)labn, "%s%s %.3g", labn ? "  " : "",
                          qdb_error_method_name((qdb_error_method)m), th);
         if (labn >= (int)sizeof lab)
             break;
     }
-    char axis[128];
-    snprintf(axis, sizeof axis, "%.3g", lo);
-    put(ax + 1, x + 1, cw, C_DIM, axis);
-    snprintf(axis, sizeof axis, "%.3g", hi);
-    put(ax + 1, x + 1 + cw - (int)strlen(axis), (int)strlen(axis), C_DIM, axis);
-    put(ax + 2, x + 1, cw, C_MARKER, lab);
+    put(ay + 2, x, cw, C_MARKER, lab);
     char act[256];
     if (l->act_active)
         snprintf(act, sizeof act, "active: %s %.4g (%s, %d bit)  clipped %.2f %%",
@@ -391,7 +333,80 @@ static void draw_hist(tui_state *t, int y, int x, int h, int w)
                  l->act_signed ? "signed" : "unsigned", l->act_bits, l->clipped);
     else
         snprintf(act, sizeof act, "activation kept in float");
-    put(ax + 3, x + 1, cw, C_ACTIVE_MARKER, act);
+    put(ay + 3, x, cw, C_ACTIVE_MARKER, act);
+}
+
+/* The float kernel's histogram, the largest threshold on the axis, and
+ * each channel's threshold as a sparkline. */
+static void weight_hist(tui_state *t, const vlayer *l, int y, int x, int plot_h, int cw)
+{
+    if (!l->has_w) {
+        put(y, x, cw, C_DIM, "no weights in this layer");
+        return;
+    }
+    double tmax = 0, tmin = INFINITY;
+    for (int c = 0; c < l->n_wthr; c++) {
+        tmax = l->wthr[c] > tmax ? l->wthr[c] : tmax;
+        tmin = l->wthr[c] < tmin ? l->wthr[c] : tmin;
+    }
+    double lo = l->w_lo, hi = l->w_hi;
+    if (tmax > 0 && isfinite(tmax)) {
+        lo = -tmax < lo ? -tmax : lo;
+        hi = tmax > hi ? tmax : hi;
+    }
+    int ph = l->n_wthr > 1 ? plot_h - 1 : plot_h;
+    bars(y - 1, x, ph, cw, l->w_counts, VIEW_HIST_BINS, l->w_lo, l->w_hi, lo, hi, t->log_counts);
+    int ay = y + ph;
+    axis(ay, x, cw, lo, hi);
+    if (tmax > 0) {
+        marker(ay, x, cw, lo, hi, tmax, 1);
+        marker(ay, x, cw, lo, hi, -tmax, 1);
+    }
+    char buf[256];
+    if (l->n_wthr > 1) {
+        /* one cell per channel (or per group of channels), height = threshold */
+        int n = l->n_wthr < cw ? l->n_wthr : cw;
+        attrset(attr_of[C_MARKER]);
+        for (int c = 0; c < n; c++) {
+            int c0 = c * l->n_wthr / n, c1 = (c + 1) * l->n_wthr / n;
+            double m = 0;
+            for (int k = c0; k < c1; k++)
+                m = l->wthr[k] > m ? l->wthr[k] : m;
+            int lev = tmax > 0 ? (int)(m / tmax * 8.0 + 0.5) : 0;
+            mvaddwstr(ay + 2, x + c, blocks[lev < 1 ? 1 : lev > 8 ? 8 : lev]);
+        }
+        attrset(A_NORMAL);
+        snprintf(buf, sizeof buf, "per-channel thresholds (above, %d channels): %.3g .. %.3g",
+                 l->n_wthr, tmin, tmax);
+    } else {
+        snprintf(buf, sizeof buf, "per-tensor threshold %.4g", tmax);
+    }
+    put(ay + (l->n_wthr > 1 ? 3 : 2), x, cw, C_ACTIVE_MARKER, buf);
+    snprintf(buf, sizeof buf, "%d-bit weights%s, %.0f values", l->w_bits,
+             l->w_per_channel ? ", per channel" : "", l->w_total);
+    if (l->n_wthr <= 1)
+        put(ay + 3, x, cw, C_NORMAL, buf);
+}
+
+static void draw_hist(tui_state *t, int y, int x, int h, int w)
+{
+    int L = tui_selected_layer(t);
+    char title[512];
+    if (L < 0) {
+        box_title(y, x, h, w, "Histogram", 0);
+        return;
+    }
+    const vlayer *l = &t->v.l[L];
+    snprintf(title, sizeof title, "%s  %s  %s (%s; w, l toggle)", l->name, l->op,
+             t->show_weights ? "weights" : "activations", t->log_counts ? "log" : "linear");
+    box_title(y, x, h, w, title, 0);
+    int cw = w - 2, plot_h = h - 2 - 4;
+    if (cw < 10 || plot_h < 2)
+        return;
+    if (t->show_weights)
+        weight_hist(t, l, y + 2, x + 1, plot_h, cw);
+    else
+        act_hist(t, l, y + 2, x + 1, plot_h, cw);
 }
 
 /* ---- rules and history ---- */
@@ -475,7 +490,7 @@ void tui_draw(tui_state *t, const char *cmdline, int cursor)
     int bottom_h = body >= 30 ? 8 : body >= 20 ? 6 : 0;
     int top_h = body - bottom_h;
     if (W >= 110) {
-        int lw = W * 64 / 100;
+        int lw = W * (W >= 150 ? 64 : 60) / 100;
         draw_layers(t, 1, 0, top_h, lw);
         draw_hist(t, 1, lw, top_h, W - lw);
     } else {

@@ -33,6 +33,7 @@ typedef struct tui_state {
     tui_sort sort;
     char filter[128];                /* layer name filter ("" none) */
     int log_counts;                  /* histogram: log or linear counts */
+    int show_weights;                /* histogram pane: weights instead of activations */
     int show_help;
     char msg[QDB_ERR_MSG_MAX + 64];
     int msg_error;
@@ -57,5 +58,8 @@ void tui_draw(tui_state *t, const char *cmdline, int cursor);
 void tui_colors_init(tui_state *t);
 /* The index of the selected layer in v.l, or -1. */
 int tui_selected_layer(const tui_state *t);
+/* The accumulated SQNR at or below which a quantized layer counts among
+ * the worst (the third lowest; every one with fewer than three). */
+double tui_worst_sqnr(const view *v);
 
 #endif

@@ -38,6 +38,7 @@
     X("/", "filter layers by name or op (empty: all)")                               \
     X("o", "sort: network order, worst SQNR first, name")                            \
     X("l", "histogram counts: log / linear")                                         \
+    X("w", "histogram pane: the layer's weights (per-channel thresholds) / activations") \
     X("b", "edit the selected layer's activation bits (prompt: bits LAYER N)")       \
     X("m", "edit the selected layer's error method (prompt: method LAYER M)")        \
     X("r", "re-quantize and evaluate")                                               \
@@ -451,6 +452,7 @@ static void on_key(int c)
         tui_reorder(&T);
         break;
     case 'l': T.log_counts = !T.log_counts; break;
+    case 'w': T.show_weights = !T.show_weights; break;
     case '?': T.show_help = 1; break;
     case '/': open_prompt('/', T.filter); break;
     case ':': open_prompt(':', NULL); break;

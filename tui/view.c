@@ -14,6 +14,7 @@ void view_free(view *v)
     for (int i = 0; v->l && i < v->n; i++) {
         free(v->l[i].name);
         free(v->l[i].op);
+        free(v->l[i].wthr);
     }
     free(v->l);
     for (int i = 0; v->rule_text && i < v->n_rules; i++)
@@ -47,6 +48,44 @@ static void resample(const qdb_histogram *h, vlayer *l)
         l->counts[k] += h->count[i];
         l->total += h->count[i];
     }
+}
+
+/* The float kernel of a weighted layer, binned, and its thresholds. */
+static int weights(const qdb_qmodel *q, const qdb_qlayer *ql, vlayer *l)
+{
+    l->has_w = 0;
+    if (!q->g0 || ql->w_value < 0 || ql->w_value >= q->g0->n_values)
+        return 0;
+    const qdb_tensor *k = q->g0->values[ql->w_value].constant;
+    if (!k || k->dtype != QDB_F32 || !k->numel)
+        return 0;
+    double lo = k->data.f[0], hi = lo;
+    for (size_t i = 1; i < k->numel; i++) {
+        lo = k->data.f[i] < lo ? k->data.f[i] : lo;
+        hi = k->data.f[i] > hi ? k->data.f[i] : hi;
+    }
+    if (!(hi > lo))
+        hi = lo + 1e-6;
+    l->w_lo = lo;
+    l->w_hi = hi;
+    l->w_total = (double)k->numel;
+    memset(l->w_counts, 0, sizeof l->w_counts);
+    for (size_t i = 0; i < k->numel; i++) {
+        int b = (int)((k->data.f[i] - lo) / (hi - lo) * VIEW_HIST_BINS);
+        l->w_counts[b < 0 ? 0 : b >= VIEW_HIST_BINS ? VIEW_HIST_BINS - 1 : b] += 1.0;
+    }
+    l->w_per_channel = ql->wcfg.per_channel;
+    if (ql->n_w_qp > 0 && ql->w_qp) {
+        if (!(l->wthr = malloc((size_t)ql->n_w_qp * sizeof *l->wthr)))
+            return -1;
+        l->n_wthr = ql->n_w_qp;
+        for (int c = 0; c < ql->n_w_qp; c++)
+            l->wthr[c] = ql->w_qp[c].method == QDB_QM_UNIFORM
+                             ? fmax(fabs(ql->w_qp[c].min), fabs(ql->w_qp[c].max))
+                             : ql->w_qp[c].threshold;
+    }
+    l->has_w = 1;
+    return 0;
 }
 
 int view_build(view *v, const qdb_session *s)
@@ -90,6 +129,8 @@ int view_build(view *v, const qdb_session *s)
         for (int a = 0; a < QDB_LA_COUNT; a++)
             l->any_rule |= ql->prov[a] >= 0;
         resample(ql->hist, l);
+        if (l->w_bits && weights(q, ql, l))
+            goto nomem;
     }
     v->ready = s->ready;
     v->float_score = s->float_score;

@@ -26,6 +26,14 @@ typedef struct vlayer {
     int has_hist;
     double lo, hi, total;
     double counts[VIEW_HIST_BINS];
+    /* weights (w_bits > 0): the float kernel's histogram over [w_lo, w_hi]
+     * and the threshold of each channel (one when per tensor) */
+    int has_w;
+    double w_lo, w_hi, w_total;
+    double w_counts[VIEW_HIST_BINS];
+    int n_wthr;
+    double *wthr;
+    int w_per_channel;
 } vlayer;
 
 typedef struct view {

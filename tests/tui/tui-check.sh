@@ -8,6 +8,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 QDB=${QDB:-./qdb}
+# Waits are multiplied by this (sanitizer builds run 10-20x slower).
+SCALE=${TUI_WAIT_SCALE:-1}
 MODEL=models/demo_mbv2.onnx
 S=qdb-tui-check-$$
 export XDG_STATE_HOME=$(mktemp -d)
@@ -18,7 +20,7 @@ screen() { tmux capture-pane -p -t "$S"; }
 # wait_for TEXT [SECONDS]: until TEXT is on screen
 wait_for() {
     local i
-    for ((i = 0; i < ${2:-60} * 10; i++)); do
+    for ((i = 0; i < ${2:-60} * 10 * SCALE; i++)); do
         screen | grep -qF -- "$1" && return 0
         sleep 0.1
     done
