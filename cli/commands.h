@@ -12,6 +12,7 @@ int cmd_match(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
 int cmd_bisect(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 /* The option lines of `qdb COMMAND --help` for the longer commands. */

@@ -22,6 +22,11 @@ typedef struct command {
 static const command commands[] = {
     {"tui", cmd_tui, "MODEL.onnx [data flags] [--rule RULE] [--rules FILE] [--set key=value]",
      "the interactive debugger (also: qdb MODEL.onnx); ? inside lists keys and commands", NULL},
+    {"run", cmd_run, "SCRIPT|- MODEL.onnx [--keep-going] [--echo] [data flags] [--rule ...] [--set ...]",
+     "batch mode: the TUI's commands from a file (one per line, '#' comments)",
+     "  --keep-going  run every command even after a failure (exit 1 if any failed)\n"
+     "  --echo        print each command before its output\n"
+     "  (the TUI's ? screen and qdb run with a 'help' line list the commands)\n"},
     {"info", cmd_info, "MODEL.onnx",
      "list inputs, outputs and every layer with its op, output shape and parameters", NULL},
     {"infer", cmd_infer, "MODEL.onnx --input X.npy --output Y.npy [--threads N]",
