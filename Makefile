@@ -55,12 +55,13 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/support/*.c)))
 # the fuzz targets link no cmocka: everything but the cmocka-based helpers
 FUZZ_SUPPORT_OBJ := $(filter-out $(BUILD)/tests/support/op_harness.o \
-                      $(BUILD)/tests/support/quant_fixtures.o,$(TEST_SUPPORT_OBJ))
+                      $(BUILD)/tests/support/quant_fixtures.o \
+                      $(BUILD)/tests/support/session_fixture.o,$(TEST_SUPPORT_OBJ))
 BENCH_BIN  := $(BUILD)/bench/bench_qdb
 BENCH_QUANT_BIN := $(BUILD)/bench/bench_quant
 LIB        := $(BUILD)/libqdb.a
 
-.PHONY: all demo deps check check-unit check-tui check-conformance check-eval check-quant check-quant-peer check-peer check-zoo asan valgrind fuzz \
+.PHONY: all demo deps check check-unit check-tui check-conformance check-eval check-quant check-quant-peer check-peer check-plot check-zoo asan valgrind fuzz \
         fuzz-build bench models install uninstall clean
 
 QDB_BIN    ?= qdb
@@ -114,7 +115,7 @@ demo: deps
 
 # The README's test command. Installs what is missing first.
 check: deps
-	@$(MAKE) --no-print-directory check-unit check-tui check-conformance check-eval check-quant check-quant-peer check-peer check-zoo ZOO_STRICT=1
+	@$(MAKE) --no-print-directory check-unit check-tui check-plot check-conformance check-eval check-quant check-quant-peer check-peer check-zoo ZOO_STRICT=1
 
 check-unit: $(QDB_BIN) $(TEST_BIN)
 	@scripts/run-tests.sh $(TEST_BIN)
@@ -136,6 +137,11 @@ check-quant: $(QDB_BIN)
 # (bench/torch_ptq.py) on the demo models: no worse by more than 0.3 points.
 check-quant-peer: $(QDB_BIN)
 	@QDB=./$(QDB_BIN) QUANT_SPEED=0 PEER_DIR=$(BUILD)/peer bench/quant.sh
+
+# qdb plot / qdb report on the demo model, the report opened in headless
+# Chromium (scripts/plot-check.sh; also prints the time of plot --all).
+check-plot: $(QDB_BIN)
+	@QDB=./$(QDB_BIN) OUT=$(BUILD)/plot-check scripts/plot-check.sh
 
 check-peer: $(QDB_BIN)
 	@QDB=./$(QDB_BIN) scripts/peer-check.sh
@@ -197,6 +203,7 @@ bench: qdb $(BENCH_BIN) $(BENCH_QUANT_BIN)
 	@scripts/deps.sh
 	@BUILD=$(BUILD) bench/run.sh
 	@BUILD=$(BUILD) QDB=./$(QDB_BIN) bench/quant.sh
+	@QDB=./$(QDB_BIN) bench/plot.sh
 
 install: $(QDB_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

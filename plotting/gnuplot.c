@@ -227,8 +227,19 @@ qdb_status qdb_gnuplot_run(qdb_gnuplot *gp, const char *dir, const char *script,
     if (!f)
         return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
     /* a fresh state for each script; print goes to stderr (unbuffered) */
+    /* absolute: gnuplot's working directory stays where the last script ran */
     fputs("\nreset session\ncd ", f);
-    qdb_gnuplot_string(f, dir);
+    char cwd[4096];
+    if (dir[0] != '/' && getcwd(cwd, sizeof cwd)) {
+        size_t n = strlen(cwd) + strlen(dir) + 2;
+        char *abs = malloc(n);
+        if (abs)
+            snprintf(abs, n, "%s/%s", cwd, dir);
+        qdb_gnuplot_string(f, abs ? abs : dir);
+        free(abs);
+    } else {
+        qdb_gnuplot_string(f, dir);
+    }
     if (output) {
         fputs("\nqdb_output = ", f);
         qdb_gnuplot_string(f, output);

@@ -21,8 +21,8 @@ qdb_gnuplot *qdb_gnuplot_open(qdb_err *e);
 /* Close its input and wait for it to exit; NULL is a no-op. */
 void qdb_gnuplot_close(qdb_gnuplot *gp);
 
-/* Run the script `script` (a file name relative to `dir`) with `dir` as
- * gnuplot's working directory, and wait for it to finish (up to
+/* Run the script `script` (a file name relative to `dir`) with `dir` (made
+ * absolute) as gnuplot's working directory, and wait for it to finish (up to
  * timeout_s seconds; 0: 120). output, if not NULL, is given to the script
  * as the gnuplot variable qdb_output (the scripts qdb writes take their
  * output file from it when it exists). QDB_ERR_IO with gnuplot's own error text

@@ -51,7 +51,7 @@ static void md_text(FILE *f, const char *s)
             fputc(' ', f);
             continue;
         }
-        if (strchr("\\`*_{}[]()<>#+-!|~", *s))
+        if (strchr("\\`*_[]<>|~&", *s))
             fputc('\\', f);
         fputc(*s, f);
     }

@@ -8,13 +8,14 @@ set -eu
 # build: compiler tool chain, protobuf-c and the ONNX schema, BLAS, JSON, zlib, images
 # tests: cmocka, ONNX conformance data, Fashion-MNIST, tmux (TUI tests)
 # peers: python3-torch (export of reference models), node/npm (onnxruntime-node)
-# plots: gnuplot
+# plots: gnuplot; chromium (headless check of the HTML report, make check-plot)
 PACKAGES="build-essential pkg-config
  protobuf-c-compiler libprotobuf-c-dev libonnx-dev
  libopenblas-dev libcjson-dev zlib1g-dev libstb-dev libncurses-dev libreadline-dev
  libcmocka-dev libonnx-testdata dataset-fashion-mnist tmux gnuplot-nox
  clang libclang-rt-14-dev valgrind
- python3-torch python3-torchvision python3-onnx python3-numpy nodejs npm"
+ python3-torch python3-torchvision python3-onnx python3-numpy nodejs npm
+ chromium"
 
 missing=""
 for p in $PACKAGES; do

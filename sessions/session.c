@@ -229,26 +229,40 @@ static int own_layers(const qdb_session *s)
     return n;
 }
 
-qdb_status qdb_session_sensitivity(qdb_session *s, int64_t n, qdb_session_progress progress,
-                                   void *user, qdb_err *e)
+/* What a sweep or a bisection starts with: the probe on the first n
+ * evaluation samples, and a buffer of one entry per own layer. */
+static qdb_status probe_setup(qdb_session *s, int64_t n, qdb_probe **p, int **buf, int *nl,
+                              qdb_err *e)
 {
+    *p = NULL;
+    *buf = NULL;
     if (!s->ready)
         return qdb_err_set(e, QDB_ERR_INVALID, "the model is not quantized yet");
-    phase_ctx pc = {progress, user, "sensitivity"};
     qdb_status st = qdb_dataset_rewind(s->de, e);
     if (st != QDB_OK)
         return st;
-    qdb_probe *p = qdb_probe_new(s->g, s->de, n, s->batch, e);
-    if (!p)
+    if (!(*p = qdb_probe_new(s->g, s->de, n, s->batch, e)))
         return e && e->code ? e->code : QDB_ERR_NOMEM;
-    qdb_sensitivity r;
-    memset(&r, 0, sizeof r);
-    int nl = own_layers(s);
-    int *rank = malloc((size_t)(nl ? nl : 1) * sizeof *rank);
-    if (!rank) {
-        qdb_probe_free(p);
+    *nl = own_layers(s);
+    if (!(*buf = malloc((size_t)(*nl ? *nl : 1) * sizeof **buf))) {
+        qdb_probe_free(*p);
+        *p = NULL;
         return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
     }
+    return QDB_OK;
+}
+
+qdb_status qdb_session_sensitivity(qdb_session *s, int64_t n, qdb_session_progress progress,
+                                   void *user, qdb_err *e)
+{
+    phase_ctx pc = {progress, user, "sensitivity"};
+    qdb_probe *p;
+    int *rank, nl;
+    qdb_status st = probe_setup(s, n, &p, &rank, &nl, e);
+    if (st != QDB_OK)
+        return st;
+    qdb_sensitivity r;
+    memset(&r, 0, sizeof r);
     st = qdb_sensitivity_run(s->q, p, phase_cb, &pc, &r, e);
     if (st == QDB_OK) {
         qdb_sensitivity_rank(&r, rank);
@@ -271,22 +285,13 @@ qdb_status qdb_session_sensitivity(qdb_session *s, int64_t n, qdb_session_progre
 qdb_status qdb_session_bisect(qdb_session *s, int64_t n, double tolerance, qdb_raise_mode raise,
                               qdb_session_progress progress, void *user, qdb_err *e)
 {
-    if (!s->ready)
-        return qdb_err_set(e, QDB_ERR_INVALID, "the model is not quantized yet");
     phase_ctx pc = {progress, user, "bisect"};
-    qdb_status st = qdb_dataset_rewind(s->de, e);
+    qdb_probe *p;
+    int *order, nl;
+    qdb_status st = probe_setup(s, n, &p, &order, &nl, e);
     if (st != QDB_OK)
         return st;
-    qdb_probe *p = qdb_probe_new(s->g, s->de, n, s->batch, e);
-    if (!p)
-        return e && e->code ? e->code : QDB_ERR_NOMEM;
     /* the order ddmin groups layers in: sensitivity, else own SQNR */
-    int nl = own_layers(s);
-    int *order = malloc((size_t)(nl ? nl : 1) * sizeof *order);
-    if (!order) {
-        qdb_probe_free(p);
-        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
-    }
     if (s->have_sens && s->sens.n == nl) {
         memcpy(order, s->sens_rank, (size_t)nl * sizeof *order);
     } else {

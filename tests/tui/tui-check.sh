@@ -26,6 +26,12 @@ wait_for() {
     done
     return 1
 }
+# at_prompt TEXT: type TEXT at the ':' prompt and press Enter
+at_prompt() {
+    tmux send-keys -t "$S" ':'
+    sleep 0.3
+    tmux send-keys -t "$S" "$1" Enter
+}
 check() { # check NAME TEXT [SECONDS]
     if wait_for "$2" "${3:-30}"; then
         echo "tui-check: ok   $1"
@@ -45,9 +51,7 @@ tmux send-keys -t "$S" j j
 check "histogram of the selected layer" "─ /blocks/blocks.0/block/block.0/Conv " 5
 check "every method's threshold is labelled" "NOCLIPPING" 5
 # a rule typed at the command line changes the accuracy line
-tmux send-keys -t "$S" ':'
-sleep 0.3
-tmux send-keys -t "$S" 'rule type=Swish : act_bits=16' Enter
+at_prompt 'rule type=Swish : act_bits=16'
 check "the rule is in the rules pane" "type=Swish : act_bits=16" 30
 check "the accuracy line changed" "quant 91.59% (-0.04)" 60
 # resize to 80x24 and back
@@ -58,14 +62,10 @@ tmux resize-window -t "$S" -x 120 -y 40
 sleep 0.5
 check "back at 120x40" "History" 5
 # a bad command gives a message, the TUI stays
-tmux send-keys -t "$S" ':'
-sleep 0.3
-tmux send-keys -t "$S" 'rule type=Swish : act_bits=99' Enter
+at_prompt 'rule type=Swish : act_bits=99'
 check "a bad rule is reported" "act_bits must be a bit width from 2 to 16" 10
 # cancel a re-quantization with Esc: the accuracy stays
-tmux send-keys -t "$S" ':'
-sleep 0.3
-tmux send-keys -t "$S" 'set activation_n_bits=4' Enter
+at_prompt 'set activation_n_bits=4'
 sleep 0.3
 tmux send-keys -t "$S" Escape
 check "cancel leaves the previous results" "cancelled: the previous results are unchanged" 30
@@ -73,18 +73,12 @@ check "the accuracy is the previous one" "quant 91.59% (-0.04)" 5
 # bisect from the command line, its result in the history pane, and its
 # culprits turned into a rule by one command
 # first make one layer fragile: 2-bit activations on the first block's Add
-tmux send-keys -t "$S" ':'
-sleep 0.3
-tmux send-keys -t "$S" 'bits /blocks/blocks.0/Add 2' Enter
+at_prompt 'bits /blocks/blocks.0/Add 2'
 check "a one-layer edit through bits" "2 [x] name=/blocks/blocks.0/Add : act_bits=2" 60
-tmux send-keys -t "$S" ':'
-sleep 0.3
-tmux send-keys -t "$S" 'bisect' Enter
+at_prompt 'bisect'
 check "bisect reports its culprits" "'keep' adds the rule" 90
 check "bisect names the fragile layer" "culprits 7 /blocks/blocks.0/Add" 5
-tmux send-keys -t "$S" ':'
-sleep 0.3
-tmux send-keys -t "$S" 'keep' Enter
+at_prompt 'keep'
 check "keep adds the culprits' rule" "3 [x] name=/blocks/blocks.0/Add : act_quant=off" 60
 # help screen from the key table
 tmux send-keys -t "$S" '?'
