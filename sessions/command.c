@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "figures.h"
+#include "gnuplot.h"
 #include "layer_attr.h"
+#include "outdir.h"
 #include "rule.h"
 
 static const qdb_cmd_info cmd_table[QDB_CMD_COUNT] = {
@@ -540,6 +543,142 @@ static qdb_status cmd_keep(qdb_session *s, const char *args, qdb_session_progres
     if (!s->have_bisect || !s->bis_rule)
         return qdb_err_set(e, QDB_ERR_INVALID, "no culprits to keep: run bisect first");
     return add_rule(s, s->bis_rule, progress, user, r, e);
+}
+
+#define PLOT_DIR_DEFAULT "qdb-plots"
+
+/* One figure written: its file named in the result. */
+static void plot_done(qdb_cmd_result *r, const char *dir, const char *file, int *n)
+{
+    out(r, "  %s/%s\n", dir, file);
+    (*n)++;
+}
+
+/* A layer's figures: the activation histogram, and the weights with their
+ * per-channel thresholds when it has a kernel. */
+static qdb_status plot_layer(qdb_session *s, int L, const char *dir, const qdb_plot_opts *po,
+                             qdb_cmd_result *r, int *n, qdb_err *e)
+{
+    char file[256];
+    const qdb_qlayer *l = &s->q->layers[L];
+    qdb_status st;
+    if (l->hist && l->hist->total > 0) {
+        if ((st = qdb_fig_act_hist(s->gp, dir, s->q, L, po, file, sizeof file, e)) != QDB_OK)
+            return st;
+        plot_done(r, dir, file, n);
+    }
+    if (l->w_value >= 0) {
+        if ((st = qdb_fig_weight_hist(s->gp, dir, s->q, L, po, file, sizeof file, e)) != QDB_OK)
+            return st;
+        plot_done(r, dir, file, n);
+        if (l->n_w_qp > 1) {
+            if ((st = qdb_fig_weight_channels(s->gp, dir, s->q, L, po, file, sizeof file, e)) !=
+                QDB_OK)
+                return st;
+            plot_done(r, dir, file, n);
+        }
+    }
+    return QDB_OK;
+}
+
+static qdb_status cmd_plot(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    const char *p = args;
+    int bad = 0;
+    char *what = next_arg(&p, &bad), *dir = NULL;
+    qdb_plot_opts po;
+    qdb_plot_opts_init(&po);
+    qdb_status st = QDB_OK;
+    for (char *w; !bad && (w = next_arg(&p, &bad));) {
+        int f = strchr(w, '/') ? -1 : qdb_plot_format_parse(w);
+        if (f >= 0 && strlen(w) == 3) {
+            po.format = (qdb_plot_format)f;
+            free(w);
+        } else if (!dir) {
+            dir = w;
+        } else {
+            st = qdb_err_set(e, QDB_ERR_INVALID, "unexpected '%s' (usage: plot %s)", w,
+                             cmd_table[QDB_CMD_plot].args);
+            free(w);
+            goto done;
+        }
+    }
+    if (bad || !what) {
+        st = qdb_err_set(e, QDB_ERR_INVALID, "usage: plot %s", cmd_table[QDB_CMD_plot].args);
+        goto done;
+    }
+    const char *d = dir ? dir : PLOT_DIR_DEFAULT;
+    /* what to draw, checked before starting gnuplot */
+    int L = -1, kind = 0; /* 0 layer, 1 all, 2 sqnr, 3 sensitivity, 4 bisect, 5 history */
+    if (!strcmp(what, "all"))
+        kind = 1;
+    else if (!strcmp(what, "sqnr"))
+        kind = 2;
+    else if (!strcmp(what, "sensitivity"))
+        kind = 3;
+    else if (!strcmp(what, "bisect"))
+        kind = 4;
+    else if (!strcmp(what, "history"))
+        kind = 5;
+    else if ((L = find_layer(s, what, e)) < 0) {
+        st = e->code;
+        goto done;
+    }
+    if (kind == 3 && !s->have_sens) {
+        st = qdb_err_set(e, QDB_ERR_INVALID, "no sensitivity results: run sensitivity first");
+        goto done;
+    }
+    if (kind == 4 && !s->have_bisect) {
+        st = qdb_err_set(e, QDB_ERR_INVALID, "no bisection results: run bisect first");
+        goto done;
+    }
+    if ((st = qdb_plot_outdir(d, e)) != QDB_OK)
+        goto done;
+    if (!s->gp && !(s->gp = qdb_gnuplot_open(e))) {
+        st = e->code ? e->code : QDB_ERR_IO;
+        goto done;
+    }
+    char file[256];
+    int n = 0;
+    switch (kind) {
+    case 0:
+        st = plot_layer(s, L, d, &po, r, &n, e);
+        break;
+    case 1:
+        if ((st = qdb_fig_sqnr(s->gp, d, s->q, &po, file, sizeof file, e)) == QDB_OK)
+            plot_done(r, d, file, &n);
+        for (int i = 0; st == QDB_OK && i < s->q->n_layers; i++) {
+            st = plot_layer(s, i, d, &po, r, &n, e);
+            if (progress && progress(user, "plotting", i + 1, s->q->n_layers))
+                st = qdb_err_set(e, QDB_ERR_CANCELLED, "plotting stopped after %d figures", n);
+        }
+        break;
+    case 2:
+        if ((st = qdb_fig_sqnr(s->gp, d, s->q, &po, file, sizeof file, e)) == QDB_OK)
+            plot_done(r, d, file, &n);
+        break;
+    case 3:
+        if ((st = qdb_fig_sensitivity(s->gp, d, s->q, &s->sens, &po, file, sizeof file, e)) ==
+            QDB_OK)
+            plot_done(r, d, file, &n);
+        break;
+    case 4:
+        if ((st = qdb_fig_bisect(s->gp, d, s->q, &s->bis, &po, file, sizeof file, e)) == QDB_OK)
+            plot_done(r, d, file, &n);
+        break;
+    default:
+        if ((st = qdb_fig_history(s->gp, d, &s->hist, &po, file, sizeof file, e)) == QDB_OK)
+            plot_done(r, d, file, &n);
+        break;
+    }
+    if (st == QDB_OK)
+        out(r, "plot: %d figure%s (%s) in %s, each with its .dat and .gp\n", n, n == 1 ? "" : "s",
+            qdb_plot_format_ext(po.format), d);
+done:
+    free(what);
+    free(dir);
+    return st;
 }
 
 static qdb_status cmd_layers(qdb_session *s, const char *args, qdb_session_progress progress,

@@ -16,6 +16,10 @@
  *   bisect [TOL] [float|16] [N|all]   the layers that, raised, bring the
  *                        accuracy within TOL points of float (default 0.5)
  *   keep                 add the rule keeping the last bisect's culprits raised
+ *   plot WHAT [png|svg|pdf] [DIR]   figures through gnuplot into DIR (default
+ *                        qdb-plots): WHAT is a layer (its activation
+ *                        histogram with every method's threshold, and its
+ *                        weights), all, sqnr, sensitivity, bisect or history
  *   layers               the per-layer table
  *   layer LAYER          one layer: configuration, every method's threshold
  *   status               accuracies
@@ -50,6 +54,8 @@
     X(sensitivity, "[N|all]", "per-layer sweep: each layer alone, all but it (N samples, 500)", 1) \
     X(bisect, "[TOL] [float|16] [N|all]", "find the layers that, raised, bring accuracy within TOL points", 1) \
     X(keep, "", "add the rule keeping the last bisect's culprits raised", 1)                 \
+    X(plot, "LAYER|all|sqnr|sensitivity|bisect|history [png|svg|pdf] [DIR]",                \
+      "figures through gnuplot into DIR (default qdb-plots)", 1)                             \
     X(layers, "", "the per-layer table", 0)                                                  \
     X(layer, "LAYER", "one layer: configuration and every error method's threshold", 0)      \
     X(status, "", "float, baseline and quantized accuracy", 0)                               \

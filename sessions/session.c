@@ -2,6 +2,8 @@
  * session.h). */
 #include "session.h"
 
+#include "gnuplot.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,7 @@ void qdb_session_free(qdb_session *s)
 {
     if (!s)
         return;
+    qdb_gnuplot_close(s->gp);
     qdb_eval_cache_free(s->cache);
     qdb_qmodel_free(s->q);
     qdb_ruleset_free(s->rs);

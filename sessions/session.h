@@ -59,6 +59,9 @@ typedef struct qdb_session {
     qdb_raise_mode bis_raise;
     char *bis_rule;           /* the rule keeping the culprits raised */
     int64_t sens_n, bis_n;    /* samples they were run on */
+
+    struct qdb_gnuplot *gp;   /* the plot command's gnuplot process, started on
+                               * first use (NULL until then) */
 } qdb_session;
 
 /* A new session over components the caller opened: ownership of g, dc, de

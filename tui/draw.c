@@ -513,7 +513,7 @@ void tui_draw(tui_state *t, const char *cmdline, int cursor)
         put(H - 2, 0, W, t->msg_error ? C_ERROR : C_NORMAL, t->msg);
     }
     put(H - 1, 0, W, C_DIM,
-        " j/k move  Tab pane  / filter  o sort  l log  b bits  m method  r requant  : command  ? help  q quit");
+        " j/k move  Tab pane  / filter  o sort  l/w hist  b bits  m method  p plot  r requant  : command  ? help  q quit");
     if (t->show_help)
         draw_help(H, W);
     if (cmdline) {

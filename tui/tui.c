@@ -42,6 +42,7 @@
     X("b", "edit the selected layer's activation bits (prompt: bits LAYER N)")       \
     X("m", "edit the selected layer's error method (prompt: method LAYER M)")        \
     X("r", "re-quantize and evaluate")                                               \
+    X("p", "plot the selected layer (prompt: plot LAYER [png|svg|pdf] [DIR])")       \
     X("space / d", "rules pane: enable or disable / delete the selected rule")       \
     X(":", "command line (Tab completes, Up/Down history)")                         \
     X("Esc / Ctrl-C", "cancel the running job (previous results stay)")              \
@@ -458,12 +459,13 @@ static void on_key(int c)
     case ':': open_prompt(':', NULL); break;
     case 'r': run_line("requant"); break;
     case 'b':
-    case 'm': {
+    case 'm':
+    case 'p': {
         int L = tui_selected_layer(&T);
         if (L < 0)
             break;
         quoted(q, sizeof q, T.v.l[L].name);
-        snprintf(buf, sizeof buf, "%s %s ", c == 'b' ? "bits" : "method", q);
+        snprintf(buf, sizeof buf, "%s %s ", c == 'b' ? "bits" : c == 'm' ? "method" : "plot", q);
         open_prompt(':', buf);
         break;
     }
