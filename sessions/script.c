@@ -12,24 +12,35 @@ qdb_status qdb_script_run(qdb_session *s, FILE *in, const char *what, FILE *out,
                           const qdb_script_opts *o, qdb_script_result *r, qdb_err *e)
 {
     memset(r, 0, sizeof *r);
-    char *line = malloc(SCRIPT_LINE_MAX + 2);
+    /* room for the longest line, its CR LF and the NUL */
+    char *line = malloc(SCRIPT_LINE_MAX + 3);
     if (!line)
         return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
     qdb_status first = QDB_OK;
     int no = 0;
-    while (fgets(line, SCRIPT_LINE_MAX + 2, in)) {
+    while (fgets(line, SCRIPT_LINE_MAX + 3, in)) {
         no++;
         size_t n = strlen(line);
-        if (n > SCRIPT_LINE_MAX) {
-            first = qdb_err_set(e, QDB_ERR_INVALID, "%s:%d: line longer than %d bytes", what, no,
-                                SCRIPT_LINE_MAX);
+        int ended = n && line[n - 1] == '\n';
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n > SCRIPT_LINE_MAX || (!ended && !feof(in))) {
+            /* the rest of the line cannot be told from the next: stop */
+            qdb_err le = {0};
+            qdb_err_set(&le, QDB_ERR_INVALID, "%s:%d: line longer than %d bytes", what, no,
+                        SCRIPT_LINE_MAX);
             r->failed++;
-            r->first_failed_line = no;
             if (err)
-                fprintf(err, "%s\n", e->msg);
+                fprintf(err, "%s\n", le.msg);
+            if (first == QDB_OK) {
+                first = le.code;
+                r->first_failed_line = no;
+                qdb_err_set(e, le.code, "%s", le.msg);
+            }
             break;
         }
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        /* trailing blanks are not part of the command */
+        while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
             line[--n] = 0;
         const char *p = line;
         while (*p == ' ' || *p == '\t')

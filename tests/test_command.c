@@ -20,70 +20,13 @@
 #include "command.h"
 #include "quant_fixtures.h"
 #include "session.h"
+#include "session_fixture.h"
 #include "tmpdir.h"
-
-#define N_CALIB 48
-#define N_EVAL 64
-#define N_CLASS 5
-#define BATCH 16
 
 /* The head layer's name, head"q\b\ , needs quoting in the rule syntax: a
  * double quote, a backslash before a letter (kept as it is) and one at the
  * end (escaped). */
 static const char HEAD[] = "head\"q\\b\\";
-
-/* x [N,4,4,4] -> conv1 (3x3 pad 1) + Relu -> gap (GlobalAveragePool) ->
- * head (1x1 Conv, 6 -> 5): scores [N,5,1,1]. Layers: input, conv1, gap,
- * head. */
-static qdb_graph *build_model(void)
-{
-    mb *m = mb_new(13);
-    int64_t in[4] = {MB_N, 4, 2, 2};
-    mb_input(m, "x", MB_FLOAT, 4, in);
-    float w1[6 * 4 * 9], b1[6], w2[N_CLASS * 6], b2[N_CLASS];
-    qf_fill(w1, sizeof w1 / sizeof *w1, 0.4f, 0.0f);
-    qf_fill(b1, 6, 0.2f, 0.1f);
-    qf_fill(w2, sizeof w2 / sizeof *w2, 1.0f, 0.0f);
-    qf_fill(b2, N_CLASS, 0.1f, 0.0f);
-    int64_t dw1[4] = {6, 4, 3, 3}, d6[1] = {6}, dw2[4] = {N_CLASS, 6, 1, 1}, d5[1] = {N_CLASS},
-            pads[4] = {1, 1, 1, 1};
-    mb_init_f(m, "w1", 4, dw1, w1);
-    mb_init_f(m, "b1", 1, d6, b1);
-    mb_init_f(m, "w2", 4, dw2, w2);
-    mb_init_f(m, "b2", 1, d5, b2);
-    mb_node(m, "Conv", "conv1", "x,w1,b1", "c1");
-    mb_attr_ints(m, "pads", 4, pads);
-    mb_node(m, "Relu", "relu1", "c1", "r1");
-    mb_node(m, "GlobalAveragePool", "gap", "r1", "p1");
-    mb_node(m, "Conv", HEAD, "p1,w2,b2", "y");
-    mb_output(m, "y");
-    return qf_load(m);
-}
-
-/* A session with its data kept for independent evaluations. */
-typedef struct {
-    qdb_session *s;
-    qdb_tensor *xc, *xe, *ye;
-    int64_t float_top1; /* worked out by hand from the float run */
-} fx;
-
-static int file_no;
-
-static qdb_dataset *open_set(const qdb_tensor *x, const qdb_tensor *y)
-{
-    char name[64];
-    snprintf(name, sizeof name, "set%d.npy", file_no++);
-    return qf_dataset(name, x, y);
-}
-
-static int64_t arg_max(const float *p, int64_t k)
-{
-    int64_t best = 0;
-    for (int64_t j = 1; j < k; j++)
-        if (p[j] > p[best])
-            best = j;
-    return best;
-}
 
 /* Progress: what was reported, and when to cancel. */
 typedef struct {
@@ -114,68 +57,11 @@ static int on_progress(void *user, const char *phase, int64_t done, int64_t tota
     return 0;
 }
 
-/* A new, unprepared session over a fresh model and data. Labels are the
- * float model's predictions with every fourth one moved to the next class:
- * the float accuracy is exactly 48 / 64. */
-static void fx_new(fx *f)
-{
-    memset(f, 0, sizeof *f);
-    qdb_graph *g = build_model();
-    f->xc = qf_random_input(N_CALIB, 4, 2, 2, 1.0f, 0.0f);
-    f->xe = qf_random_input(N_EVAL, 4, 2, 2, 1.0f, 0.0f);
-    qdb_tensor *y = qf_run(g, f->xe);
-    assert_int_equal(y->numel, (size_t)(N_EVAL * N_CLASS));
-    int64_t dl[1] = {N_EVAL};
-    f->ye = qdb_tensor_new_dims(QDB_I64, 1, dl, NULL);
-    assert_non_null(f->ye);
-    for (int64_t i = 0; i < N_EVAL; i++) {
-        int64_t best = arg_max(y->data.f + i * N_CLASS, N_CLASS);
-        f->ye->data.i[i] = i % 4 == 3 ? (best + 1) % N_CLASS : best;
-        f->float_top1 += i % 4 != 3;
-    }
-    int classes[N_CLASS] = {0}, distinct = 0;
-    for (int64_t i = 0; i < N_EVAL; i++)
-        classes[arg_max(y->data.f + i * N_CLASS, N_CLASS)]++;
-    for (int k = 0; k < N_CLASS; k++)
-        distinct += classes[k] > 0;
-    assert_true(distinct >= 2); /* not a constant prediction */
-    qdb_tensor_free(y);
-    qdb_dataset *dc = open_set(f->xc, NULL), *de = open_set(f->xe, f->ye);
-    qdb_quant_config c;
-    qdb_quant_config_init(&c);
-    qdb_err e = {0};
-    f->s = qdb_session_new("test.onnx", "calib", "eval", g, dc, de, &c, NULL, BATCH, &e);
-    if (!f->s)
-        fail_msg("%s", e.msg);
-    assert_int_equal(f->s->q->n_layers, 4);
-}
-
-static void fx_prepare(fx *f, prog *p)
-{
-    qdb_err e = {0};
-    if (qdb_session_prepare(f->s, p ? on_progress : NULL, p, &e) != QDB_OK)
-        fail_msg("prepare: %s", e.msg);
-}
-
-static void fx_open(fx *f)
-{
-    fx_new(f);
-    fx_prepare(f, NULL);
-}
-
-static void fx_free(fx *f)
-{
-    qdb_session_free(f->s);
-    qdb_tensor_free(f->xc);
-    qdb_tensor_free(f->xe);
-    qdb_tensor_free(f->ye);
-}
-
 /* Top-1 of the simulated network of q on a fresh copy of the evaluation
  * set, through qdb_eval_run (no cache). */
-static double quant_score(fx *f, qdb_qmodel *q)
+static double quant_score(sf_fixture *f, qdb_qmodel *q)
 {
-    qdb_dataset *d = open_set(f->xe, f->ye);
+    qdb_dataset *d = sf_open_set(f->xe, f->ye);
     qdb_eval_opts o = {.batch = BATCH};
     qdb_qmodel_eval_opts(q, &o);
     qdb_eval_result r;
@@ -193,13 +79,13 @@ static double quant_score(fx *f, qdb_qmodel *q)
 /* An independent quantized model of the session's float graph: calibrated
  * on a fresh copy of the representative set, with configuration c and the
  * rules rs (NULL: none). */
-static qdb_qmodel *fresh_qmodel(fx *f, const qdb_quant_config *c, const qdb_ruleset *rs)
+static qdb_qmodel *fresh_qmodel(sf_fixture *f, const qdb_quant_config *c, const qdb_ruleset *rs)
 {
     qdb_err e = {0};
     qdb_qmodel *q = qdb_qmodel_new(f->s->g, c, &e);
     if (!q)
         fail_msg("%s", e.msg);
-    qdb_dataset *d = open_set(f->xc, NULL);
+    qdb_dataset *d = sf_open_set(f->xc, NULL);
     qdb_run_opts ro = {.batch = BATCH};
     if (qdb_qmodel_calibrate(q, d, &ro, &e) != QDB_OK)
         fail_msg("%s", e.msg);
@@ -212,7 +98,7 @@ static qdb_qmodel *fresh_qmodel(fx *f, const qdb_quant_config *c, const qdb_rule
     return q;
 }
 
-static double fresh_score(fx *f, const qdb_quant_config *c, const qdb_ruleset *rs)
+static double fresh_score(sf_fixture *f, const qdb_quant_config *c, const qdb_ruleset *rs)
 {
     qdb_qmodel *q = fresh_qmodel(f, c, rs);
     double sc = quant_score(f, q);
@@ -221,7 +107,7 @@ static double fresh_score(fx *f, const qdb_quant_config *c, const qdb_ruleset *r
 }
 
 /* Run a command that must succeed; its text is returned (caller frees). */
-static char *run_ok(fx *f, const char *line, int want_flags)
+static char *run_ok(sf_fixture *f, const char *line, int want_flags)
 {
     qdb_cmd_result r;
     qdb_err e = {0};
@@ -237,7 +123,7 @@ static char *run_ok(fx *f, const char *line, int want_flags)
 
 /* Run a command that must fail with `code` and a message containing
  * `want`. */
-static void run_err(fx *f, const char *line, qdb_status code, const char *want)
+static void run_err(sf_fixture *f, const char *line, qdb_status code, const char *want)
 {
     qdb_cmd_result r;
     qdb_err e = {0};
@@ -249,15 +135,6 @@ static void run_err(fx *f, const char *line, qdb_status code, const char *want)
         fail_msg("'%s': message '%s' lacks '%s'", line, e.msg, want);
     assert_int_equal(r.flags & QDB_CMD_CHANGED, 0);
     qdb_cmd_result_free(&r);
-}
-
-static int layer_named(const qdb_session *s, const char *name)
-{
-    for (int i = 0; i < s->q->n_layers; i++)
-        if (!strcmp(s->q->layers[i].name, name))
-            return i;
-    fail_msg("no layer %s", name);
-    return -1;
 }
 
 /* What must not move when a command fails. */
@@ -334,13 +211,13 @@ static void check_history(const qdb_session *s, int n_before, const char *label)
 static void test_prepare(void **state)
 {
     (void)state;
-    fx f;
-    fx_new(&f);
+    sf_fixture f;
+    sf_new(&f, HEAD);
     qdb_session *s = f.s;
     assert_int_equal(s->ready, 0);
     assert_int_equal(s->hist.n, 0);
     prog p = {0};
-    fx_prepare(&f, &p);
+    sf_prepare(&f, on_progress, &p);
     assert_int_equal(s->ready, 1);
     assert_true(s->q->calibrated);
     assert_int_equal(s->q->n_snc, 0);
@@ -352,7 +229,7 @@ static void test_prepare(void **state)
      * graph over a fresh copy of the set */
     assert_int_equal(f.float_top1, 48);
     assert_float_equal(s->float_score, 48.0 / 64.0, 1e-15);
-    qdb_dataset *d = open_set(f.xe, f.ye);
+    qdb_dataset *d = sf_open_set(f.xe, f.ye);
     qdb_eval_opts o = {.batch = 7};
     qdb_eval_result r;
     qdb_err e = {0};
@@ -389,7 +266,7 @@ static void test_prepare(void **state)
              100.0 * q_direct, 100.0 * q_direct, 100.0 * (q_direct - 0.75));
     assert_string_equal(t, want);
     free(t);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 2. parsing and help ---- */
@@ -397,13 +274,13 @@ static void test_prepare(void **state)
 static void test_parsing_and_help(void **state)
 {
     (void)state;
-    fx f;
-    fx_new(&f);
+    sf_fixture f;
+    sf_new(&f, HEAD);
     /* before prepare: commands that change things refuse, help works */
     run_err(&f, "rule all : act_bits=4", QDB_ERR_INVALID, "not quantized yet");
     run_err(&f, "status", QDB_ERR_INVALID, "not quantized yet");
     assert_int_equal(f.s->rs->n, 0);
-    fx_prepare(&f, NULL);
+    sf_prepare(&f, NULL, NULL);
     snapshot before;
     snap(f.s, &before);
     const char *nothing[] = {"", "   ", "\t\n", "# a comment", "   # rule all : act_bits=2", "#"};
@@ -462,7 +339,7 @@ static void test_parsing_and_help(void **state)
     assert_string_equal(t, "");
     free(t);
     same_as(f.s, &before, 0);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 3. rule, rules, enable, disable, delete ---- */
@@ -470,10 +347,10 @@ static void test_parsing_and_help(void **state)
 static void test_rule_commands(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, HEAD);
     qdb_session *s = f.s;
-    int conv1 = layer_named(s, "conv1"), head = layer_named(s, HEAD), gap = layer_named(s, "gap");
+    int conv1 = sf_layer(s, "conv1"), head = sf_layer(s, HEAD), gap = sf_layer(s, "gap");
     assert_int_equal(s->q->layers[conv1].act.n_bits, 8);
     double base = s->baseline;
     int h0 = s->hist.n;
@@ -591,7 +468,7 @@ static void test_rule_commands(void **state)
     t = run_ok(&f, "rules", 0);
     assert_string_equal(t, "no rules\n");
     free(t);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 4. bad rules change nothing ---- */
@@ -599,8 +476,8 @@ static void test_rule_commands(void **state)
 static void test_bad_rule(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, HEAD);
     qdb_session *s = f.s;
     char *t = run_ok(&f, "rule type=Conv : act_bits=6", QDB_CMD_CHANGED);
     free(t);
@@ -619,8 +496,8 @@ static void test_bad_rule(void **state)
     char *rt = qdb_rule_format(s->rs->rules[0]);
     assert_string_equal(rt, "type=Conv : act_bits=6");
     free(rt);
-    assert_int_equal(s->q->layers[layer_named(s, "conv1")].act.n_bits, 6);
-    assert_int_equal(s->q->layers[layer_named(s, "gap")].act.n_bits, 8);
+    assert_int_equal(s->q->layers[sf_layer(s, "conv1")].act.n_bits, 6);
+    assert_int_equal(s->q->layers[sf_layer(s, "gap")].act.n_bits, 8);
     /* an unknown op type is refused before anything changes */
     run_err(&f, "rule type=Cnov : act_bits=4", QDB_ERR_INVALID, "unknown op type 'Cnov'");
     same_as(s, &before, 0);
@@ -638,12 +515,12 @@ static void test_bad_rule(void **state)
     char *lt = run_ok(&f, "layer \"conv1\"", 0);
     assert_non_null(strstr(lt, "conv1"));
     free(lt);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 5. cancellation ---- */
 
-static void run_cancelled(fx *f, const char *line, prog *p)
+static void run_cancelled(sf_fixture *f, const char *line, prog *p)
 {
     qdb_cmd_result r;
     qdb_err e = {0};
@@ -657,10 +534,10 @@ static void run_cancelled(fx *f, const char *line, prog *p)
 static void test_cancel(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, HEAD);
     qdb_session *s = f.s;
-    int conv1 = layer_named(s, "conv1");
+    int conv1 = sf_layer(s, "conv1");
     char *t = run_ok(&f, "rule name=gap : act_bits=6", QDB_CMD_CHANGED);
     free(t);
     double cur0 = s->current;
@@ -733,7 +610,7 @@ static void test_cancel(void **state)
     assert_int_equal(s->q->layers[conv1].act.n_bits, 16);
     assert_float_equal(s->current, quant_score(&f, s->q), 0);
     assert_float_equal(s->current, cur_more, 0);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 6. bits / wbits / method on one layer ---- */
@@ -757,10 +634,10 @@ static void expect_rule(const qdb_session *s, int i, const char *want)
 static void test_layer_commands(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, HEAD);
     qdb_session *s = f.s;
-    int head = layer_named(s, HEAD), gap = layer_named(s, "gap"), conv1 = layer_named(s, "conv1");
+    int head = sf_layer(s, HEAD), gap = sf_layer(s, "gap"), conv1 = sf_layer(s, "conv1");
     assert_int_equal(qdb_session_find_layer(s, HEAD), head);
     assert_int_equal(qdb_session_find_layer(s, "head"), -1);
     /* by exact name, quoted with escapes */
@@ -826,7 +703,7 @@ static void test_layer_commands(void **state)
     run_err(&f, "bits conv1 8 9", QDB_ERR_INVALID, "usage: bits LAYER N");
     run_err(&f, "method \"conv1 KL", QDB_ERR_INVALID, "usage: method LAYER METHOD");
     same_as(s, &before, 0);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 7. set ---- */
@@ -834,8 +711,8 @@ static void test_layer_commands(void **state)
 static void test_set(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, HEAD);
     qdb_session *s = f.s;
     /* the key's name as the configuration table has it */
     const qdb_config_key *k = NULL;
@@ -844,7 +721,7 @@ static void test_set(void **state)
             k = qdb_config_key_at(i);
     assert_non_null(k);
     assert_string_equal(k->name, "activation_n_bits");
-    int gap = layer_named(s, "gap"), conv1 = layer_named(s, "conv1");
+    int gap = sf_layer(s, "gap"), conv1 = sf_layer(s, "conv1");
     char *t = run_ok(&f, "rule name=gap : act_bits=16", QDB_CMD_CHANGED);
     free(t);
     double base8 = s->baseline;
@@ -886,7 +763,7 @@ static void test_set(void **state)
     free(t);
     assert_int_equal(s->evaluations, 2);
     assert_float_equal(s->baseline, base8, 0);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 8. match ---- */
@@ -894,8 +771,8 @@ static void test_set(void **state)
 static void test_match(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, HEAD);
     qdb_session *s = f.s;
     char *t = run_ok(&f, "rule name=gap : act_bits=12", QDB_CMD_CHANGED);
     free(t);
@@ -944,8 +821,8 @@ static void test_match(void **state)
     run_err(&f, "match", QDB_ERR_INVALID, "match: give a rule or a filter");
     run_err(&f, "match type=", QDB_ERR_INVALID, "rule");
     same_as(s, &before, 0);
-    assert_int_equal(s->q->layers[layer_named(s, "conv1")].act.n_bits, 8);
-    fx_free(&f);
+    assert_int_equal(s->q->layers[sf_layer(s, "conv1")].act.n_bits, 8);
+    sf_free(&f);
 }
 
 /* ---- 9. an unlabelled evaluation set ---- */
@@ -956,17 +833,17 @@ static void test_match(void **state)
 static void test_unlabelled(void **state)
 {
     (void)state;
-    fx f;
-    fx_new(&f);
+    sf_fixture f;
+    sf_new(&f, HEAD);
     /* swap the evaluation set for the same images without labels */
     qdb_dataset_free(f.s->de);
-    f.s->de = open_set(f.xe, NULL);
-    fx_prepare(&f, NULL);
+    f.s->de = sf_open_set(f.xe, NULL);
+    sf_prepare(&f, NULL, NULL);
     qdb_session *s = f.s;
     assert_float_equal(s->float_score, 1.0, 0);
     /* the float predictions and the quantized ones, independently */
     qdb_tensor *yf = qf_run(s->g, f.xe);
-    qdb_dataset *d = open_set(f.xe, NULL);
+    qdb_dataset *d = sf_open_set(f.xe, NULL);
     qdb_eval_opts o = {.batch = BATCH};
     qdb_qmodel_eval_opts(s->q, &o);
     qdb_eval_result r;
@@ -975,7 +852,7 @@ static void test_unlabelled(void **state)
         fail_msg("%s", e.msg);
     int64_t same = 0;
     for (int64_t i = 0; i < N_EVAL; i++)
-        same += r.pred[i] == arg_max(yf->data.f + i * N_CLASS, N_CLASS);
+        same += r.pred[i] == sf_arg_max(yf->data.f + i * N_CLASS, N_CLASS);
     assert_float_equal(s->current, (double)same / N_EVAL, 1e-12);
     char *t = run_ok(&f, "status", 0);
     assert_non_null(strstr(t, "float 100.00 %"));
@@ -983,7 +860,7 @@ static void test_unlabelled(void **state)
     qdb_eval_result_free(&r);
     qdb_dataset_free(d);
     qdb_tensor_free(yf);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 int main(void)

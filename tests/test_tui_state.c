@@ -26,117 +26,16 @@
 #include <string.h>
 
 #include "command.h"
-#include "quant_fixtures.h"
 #include "rule.h"
 #include "session.h"
+#include "session_fixture.h"
 #include "state.h"
 #include "tmpdir.h"
 #include "view.h"
 
-#define N_CALIB 48
-#define N_EVAL 64
-#define N_CLASS 5
-#define BATCH 16
+/* ---- a small session (tests/support/session_fixture.h) ---- */
 
-/* ---- a small session (after tests/test_command.c) ---- */
-
-/* x [N,4,2,2] -> conv1 (3x3 pad 1) + Relu -> gap (GlobalAveragePool) ->
- * head (1x1 Conv, 6 -> 5): scores [N,5,1,1]. Layers: x (the input), conv1, gap,
- * head. */
-static qdb_graph *build_model(void)
-{
-    mb *m = mb_new(13);
-    int64_t in[4] = {MB_N, 4, 2, 2};
-    mb_input(m, "x", MB_FLOAT, 4, in);
-    float w1[6 * 4 * 9], b1[6], w2[N_CLASS * 6], b2[N_CLASS];
-    qf_fill(w1, sizeof w1 / sizeof *w1, 0.4f, 0.0f);
-    qf_fill(b1, 6, 0.2f, 0.1f);
-    qf_fill(w2, sizeof w2 / sizeof *w2, 1.0f, 0.0f);
-    qf_fill(b2, N_CLASS, 0.1f, 0.0f);
-    int64_t dw1[4] = {6, 4, 3, 3}, d6[1] = {6}, dw2[4] = {N_CLASS, 6, 1, 1}, d5[1] = {N_CLASS},
-            pads[4] = {1, 1, 1, 1};
-    mb_init_f(m, "w1", 4, dw1, w1);
-    mb_init_f(m, "b1", 1, d6, b1);
-    mb_init_f(m, "w2", 4, dw2, w2);
-    mb_init_f(m, "b2", 1, d5, b2);
-    mb_node(m, "Conv", "conv1", "x,w1,b1", "c1");
-    mb_attr_ints(m, "pads", 4, pads);
-    mb_node(m, "Relu", "relu1", "c1", "r1");
-    mb_node(m, "GlobalAveragePool", "gap", "r1", "p1");
-    mb_node(m, "Conv", "head", "p1,w2,b2", "y");
-    mb_output(m, "y");
-    return qf_load(m);
-}
-
-typedef struct {
-    qdb_session *s;
-    qdb_tensor *xc, *xe, *ye;
-} fx;
-
-static int file_no;
-
-static qdb_dataset *open_set(const qdb_tensor *x, const qdb_tensor *y)
-{
-    char name[64];
-    snprintf(name, sizeof name, "set%d.npy", file_no++);
-    return qf_dataset(name, x, y);
-}
-
-static int64_t arg_max(const float *p, int64_t k)
-{
-    int64_t best = 0;
-    for (int64_t j = 1; j < k; j++)
-        if (p[j] > p[best])
-            best = j;
-    return best;
-}
-
-/* A new, unprepared session; labels are the float model's predictions with
- * every fourth one moved to the next class. */
-static void fx_new(fx *f)
-{
-    memset(f, 0, sizeof *f);
-    qdb_graph *g = build_model();
-    f->xc = qf_random_input(N_CALIB, 4, 2, 2, 1.0f, 0.0f);
-    f->xe = qf_random_input(N_EVAL, 4, 2, 2, 1.0f, 0.0f);
-    qdb_tensor *y = qf_run(g, f->xe);
-    assert_int_equal(y->numel, (size_t)(N_EVAL * N_CLASS));
-    int64_t dl[1] = {N_EVAL};
-    f->ye = qdb_tensor_new_dims(QDB_I64, 1, dl, NULL);
-    assert_non_null(f->ye);
-    for (int64_t i = 0; i < N_EVAL; i++) {
-        int64_t best = arg_max(y->data.f + i * N_CLASS, N_CLASS);
-        f->ye->data.i[i] = i % 4 == 3 ? (best + 1) % N_CLASS : best;
-    }
-    qdb_tensor_free(y);
-    qdb_dataset *dc = open_set(f->xc, NULL), *de = open_set(f->xe, f->ye);
-    qdb_quant_config c;
-    qdb_quant_config_init(&c);
-    qdb_err e = {0};
-    f->s = qdb_session_new("test.onnx", "calib", "eval", g, dc, de, &c, NULL, BATCH, &e);
-    if (!f->s)
-        fail_msg("%s", e.msg);
-    assert_int_equal(f->s->q->n_layers, 4);
-}
-
-static void fx_open(fx *f)
-{
-    fx_new(f);
-    qdb_err e = {0};
-    if (qdb_session_prepare(f->s, NULL, NULL, &e) != QDB_OK)
-        fail_msg("prepare: %s", e.msg);
-    assert_int_equal(f->s->ready, 1);
-}
-
-static void fx_free(fx *f)
-{
-    qdb_session_free(f->s);
-    qdb_tensor_free(f->xc);
-    qdb_tensor_free(f->xe);
-    qdb_tensor_free(f->ye);
-}
-
-static void run_ok(fx *f, const char *line)
+static void run_ok(sf_fixture *f, const char *line)
 {
     qdb_cmd_result r;
     qdb_err e = {0};
@@ -150,15 +49,6 @@ static void run_ok(fx *f, const char *line)
 static int same(double a, double b)
 {
     return (isnan(a) && isnan(b)) || a == b;
-}
-
-static int layer_index(const qdb_session *s, const char *name)
-{
-    for (int i = 0; i < s->q->n_layers; i++)
-        if (!strcmp(s->q->layers[i].name, name))
-            return i;
-    fail_msg("no layer %s", name);
-    return -1;
 }
 
 /* The output shape without the batch, "AxBxC", worked out here. */
@@ -179,8 +69,8 @@ static void shape_text(const qdb_value *v, char *buf, size_t size)
 static void test_view_prepared(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, "head");
     const qdb_session *s = f.s;
     const qdb_qmodel *q = s->q;
     view v;
@@ -284,12 +174,12 @@ static void test_view_prepared(void **state)
     assert_int_equal(weighted, 2);
 
     /* the shapes of this model, by hand */
-    assert_string_equal(v.l[layer_index(s, "x")].shape, "4x2x2");
-    assert_string_equal(v.l[layer_index(s, "conv1")].shape, "6x2x2");
-    assert_string_equal(v.l[layer_index(s, "gap")].shape, "6x1x1");
-    assert_string_equal(v.l[layer_index(s, "head")].shape, "5x1x1");
+    assert_string_equal(v.l[sf_layer(s, "x")].shape, "4x2x2");
+    assert_string_equal(v.l[sf_layer(s, "conv1")].shape, "6x2x2");
+    assert_string_equal(v.l[sf_layer(s, "gap")].shape, "6x1x1");
+    assert_string_equal(v.l[sf_layer(s, "head")].shape, "5x1x1");
     /* per channel (the default): one threshold per output channel */
-    const vlayer *c1 = &v.l[layer_index(s, "conv1")];
+    const vlayer *c1 = &v.l[sf_layer(s, "conv1")];
     assert_true(c1->w_total == 6 * 4 * 9);
     if (c1->w_per_channel)
         assert_int_equal(c1->n_wthr, 6);
@@ -302,7 +192,7 @@ static void test_view_prepared(void **state)
     view_free(&v);
     assert_null(v.l);
     assert_int_equal(v.n, 0);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 2. after a rule ---- */
@@ -310,8 +200,8 @@ static void test_view_prepared(void **state)
 static void test_view_rule(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, "head");
     view v;
     memset(&v, 0, sizeof v);
     assert_int_equal(view_build(&v, f.s), 0);
@@ -336,8 +226,8 @@ static void test_view_rule(void **state)
         assert_int_equal(l->act_bits, conv ? 16 : q->cfg.activation_n_bits);
     }
     assert_int_equal(n_conv, 2); /* conv1 (Conv+Relu) and head */
-    assert_int_equal(v.l[layer_index(s, "conv1")].act_by_rule, 1);
-    assert_int_equal(v.l[layer_index(s, "head")].act_by_rule, 1);
+    assert_int_equal(v.l[sf_layer(s, "conv1")].act_by_rule, 1);
+    assert_int_equal(v.l[sf_layer(s, "head")].act_by_rule, 1);
 
     assert_int_equal(v.n_rules, 1);
     assert_string_equal(v.rule_text[0], "type=Conv : act_bits=16");
@@ -370,7 +260,7 @@ static void test_view_rule(void **state)
         assert_int_equal(v.l[i].act_bits, q->cfg.activation_n_bits);
     }
     view_free(&v);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 3. not prepared ---- */
@@ -378,8 +268,8 @@ static void test_view_rule(void **state)
 static void test_view_unprepared(void **state)
 {
     (void)state;
-    fx f;
-    fx_new(&f);
+    sf_fixture f;
+    sf_new(&f, "head");
     const qdb_session *s = f.s;
     view v;
     memset(&v, 0, sizeof v);
@@ -400,7 +290,7 @@ static void test_view_unprepared(void **state)
             assert_string_equal(v.l[i].shape, "");
     }
     view_free(&v);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 /* ---- 4. order, filter, selection, worst ---- */
@@ -614,8 +504,8 @@ static void test_view_free(void **state)
     view_free(&v);
     assert_null(v.l);
 
-    fx f;
-    fx_open(&f);
+    sf_fixture f;
+    sf_open(&f, "head");
     assert_int_equal(view_build(&v, f.s), 0);
     assert_true(v.n > 0);
     view_free(&v);
@@ -625,7 +515,7 @@ static void test_view_free(void **state)
     assert_int_equal(v.n, 0);
     view_free(&v);
     assert_null(v.l);
-    fx_free(&f);
+    sf_free(&f);
 }
 
 int main(void)

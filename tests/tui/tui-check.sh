@@ -50,6 +50,15 @@ check "the first layer is listed" "Conv+Swish" 5
 tmux send-keys -t "$S" j j
 check "histogram of the selected layer" "─ /blocks/blocks.0/block/block.0/Conv " 5
 check "every method's threshold is labelled" "NOCLIPPING" 5
+# p plots the selected layer (prompt pre-filled with its name)
+PLOTS=$(mktemp -d)
+tmux send-keys -t "$S" p
+sleep 0.3
+tmux send-keys -t "$S" "svg $PLOTS/figs" Enter
+check "p plots the selected layer" "plot: 3 figures (svg) in $PLOTS/figs" 30
+[ -s "$PLOTS/figs/act_002__blocks_blocks.0_block_block.0_Conv.svg" ] && echo "tui-check: ok   the figure file exists" ||
+    { echo "tui-check: FAIL no figure file in $PLOTS/figs"; fails=$((fails + 1)); }
+rm -rf "$PLOTS"
 # a rule typed at the command line changes the accuracy line
 at_prompt 'rule type=Swish : act_bits=16'
 check "the rule is in the rules pane" "type=Swish : act_bits=16" 30
