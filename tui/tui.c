@@ -25,6 +25,8 @@
 #include <readline/readline.h>
 
 #include "command.h"
+#include "layer_attr.h"
+#include "quant_config.h"
 #include "rule.h"
 #include "state.h"
 
@@ -250,35 +252,79 @@ static void on_line(char *line)
     free(line);
 }
 
-/* Completion: command names first, then layer names, op types,
- * attributes and their values. */
+/* Completion: the command name first; after it, every word the command
+ * language takes: layer names, op types (fused groups and their parts),
+ * attributes and their values, error and quantization methods, filter
+ * keywords, configuration keys, plot targets and formats. */
+static char **cands;
+static int n_cands, cap_cands;
+
+static void cand_add(const char *w)
+{
+    for (int i = 0; i < n_cands; i++)
+        if (!strcmp(cands[i], w))
+            return;
+    if (n_cands == cap_cands) {
+        int cap = cap_cands ? 2 * cap_cands : 256;
+        char **t = realloc(cands, (size_t)cap * sizeof *t);
+        if (!t)
+            return;
+        cands = t;
+        cap_cands = cap;
+    }
+    char *d = strdup(w);
+    if (d)
+        cands[n_cands++] = d;
+}
+
+static void cands_build(int first_word)
+{
+    for (int i = 0; i < n_cands; i++)
+        free(cands[i]);
+    n_cands = 0;
+    if (first_word) {
+        for (int i = 0; i < QDB_CMD_COUNT; i++)
+            cand_add(qdb_cmd_info_at(i)->name);
+        return;
+    }
+    static const char *const words[] = {
+        "type", "name", "index", "all", "and", "or", "not", "on", "off", "auto", "signed",
+        "unsigned", "search", "inf", "POWER_OF_TWO", "SYMMETRIC", "UNIFORM", "SiLU", "sqnr",
+        "sensitivity", "bisect", "history", "png", "svg", "pdf", "float", "16"};
+    for (int i = 0; i < T.v.n; i++) {
+        cand_add(T.v.l[i].name);
+        /* "Conv+Swish": the group and each part */
+        char op[128];
+        snprintf(op, sizeof op, "%s", T.v.l[i].op);
+        cand_add(op);
+        for (char *tok = strtok(op, "+"); tok; tok = strtok(NULL, "+"))
+            cand_add(tok);
+    }
+    for (int a = 0; a < QDB_LA_COUNT; a++)
+        cand_add(qdb_layer_attr_name((qdb_layer_attr)a));
+    for (int m = 0; m < QDB_EM_COUNT; m++)
+        cand_add(qdb_error_method_name((qdb_error_method)m));
+    for (int k = 0; k < qdb_config_key_count(); k++)
+        cand_add(qdb_config_key_at(k)->name);
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++)
+        cand_add(words[w]);
+}
+
 static char *complete_gen(const char *text, int state)
 {
-    static int i, phase;
+    static int i;
     size_t n = strlen(text);
     if (!state) {
         i = 0;
-        phase = rl_point > 0 && strchr(rl_line_buffer, ' ') && rl_line_buffer[0] != ' ' ? 1 : 0;
+        /* the first word is the command */
+        const char *p = rl_line_buffer;
+        while (*p == ' ')
+            p++;
+        int first = !strchr(p, ' ') || (int)(strchr(p, ' ') - rl_line_buffer) >= rl_point;
+        cands_build(first);
     }
-    if (phase == 0) {
-        while (i < QDB_CMD_COUNT) {
-            const char *c = qdb_cmd_info_at(i++)->name;
-            if (!strncmp(c, text, n))
-                return strdup(c);
-        }
-        return NULL;
-    }
-    /* after the command: layers, then attributes, then method names */
-    int nl = T.v.n;
-    while (i < nl + QDB_LA_COUNT + QDB_EM_COUNT) {
-        int k = i++;
-        const char *c;
-        if (k < nl)
-            c = T.v.l[k].name;
-        else if (k < nl + QDB_LA_COUNT)
-            c = qdb_layer_attr_name((qdb_layer_attr)(k - nl));
-        else
-            c = qdb_error_method_name((qdb_error_method)(k - nl - QDB_LA_COUNT));
+    while (i < n_cands) {
+        const char *c = cands[i++];
         if (!strncmp(c, text, n))
             return strdup(c);
     }
@@ -653,6 +699,9 @@ int qdb_tui_run(qdb_session *s)
     restore_terminal();
     view_free(&T.v);
     free(T.order);
+    for (int i = 0; i < n_cands; i++)
+        free(cands[i]);
+    free(cands);
     close(wake_pipe[0]);
     close(wake_pipe[1]);
     return 0;

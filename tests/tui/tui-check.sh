@@ -63,6 +63,15 @@ rm -rf "$PLOTS"
 at_prompt 'rule type=Swish : act_bits=16'
 check "the rule is in the rules pane" "type=Swish : act_bits=16" 30
 check "the accuracy line changed" "quant 91.59% (-0.04)" 60
+# Tab completes the command and an op type
+tmux send-keys -t "$S" ':'
+sleep 0.3
+tmux send-keys -t "$S" 'mat' Tab
+sleep 0.2
+tmux send-keys -t "$S" 'type=HardSw' Tab
+sleep 0.2
+tmux send-keys -t "$S" Enter
+check "Tab completes command and op type" "6 of 35 layers match" 10
 # resize to 80x24 and back
 tmux resize-window -t "$S" -x 80 -y 24
 sleep 0.5
