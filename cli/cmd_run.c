@@ -77,6 +77,8 @@ int cmd_run(int argc, char **argv)
     s.g = NULL;
     s.dc = s.de = NULL;
     s.rs = NULL;
+    if (ss)
+        ss->origin_args = qsetup_origin_args(argc, argv, s.model, script);
     if (!ss) {
         cli_error("%s: %s", s.model, e.msg);
         if (in != stdin)

@@ -40,6 +40,8 @@ int cmd_tui(int argc, char **argv)
     s.g = NULL;
     s.dc = s.de = NULL;
     s.rs = NULL;
+    if (ss)
+        ss->origin_args = qsetup_origin_args(argc, argv, s.model, NULL);
     if (!ss) {
         cli_error("%s: %s", s.model, e.msg);
         goto out;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export.h"
 #include "figures.h"
 #include "gnuplot.h"
 #include "layer_attr.h"
@@ -19,7 +20,7 @@
 #include "rule.h"
 
 static const qdb_cmd_info cmd_table[QDB_CMD_COUNT] = {
-#define QDB_CMD_INFO(name, args, help, slow) {#name, args, help, slow},
+#define QDB_CMD_INFO(id, name, args, help, slow) {name, args, help, slow},
     QDB_COMMANDS(QDB_CMD_INFO)
 #undef QDB_CMD_INFO
 };
@@ -681,6 +682,44 @@ done:
     return st;
 }
 
+static qdb_status one_path(const char *args, const char *cmd, char **path, qdb_err *e)
+{
+    const char *p = args;
+    int bad = 0;
+    *path = next_arg(&p, &bad);
+    if (bad || !*path || *skip_blanks(p)) {
+        free(*path);
+        *path = NULL;
+        return qdb_err_set(e, QDB_ERR_INVALID, "usage: %s FILE", cmd);
+    }
+    return QDB_OK;
+}
+
+static qdb_status cmd_export_spec(qdb_session *s, const char *args, qdb_session_progress progress,
+                                  void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    char *path;
+    qdb_status st = one_path(args, "export-spec", &path, e);
+    if (st == QDB_OK && (st = qdb_export_spec(s, path, e)) == QDB_OK)
+        out(r, "export-spec: %d layers written to %s\n", s->q->n_layers, path);
+    free(path);
+    return st;
+}
+
+static qdb_status cmd_export_script(qdb_session *s, const char *args,
+                                    qdb_session_progress progress, void *user, qdb_cmd_result *r,
+                                    qdb_err *e)
+{
+    char *path;
+    qdb_status st = one_path(args, "export-script", &path, e);
+    if (st == QDB_OK && (st = qdb_export_script(s, path, s->origin_args, e)) == QDB_OK)
+        out(r, "export-script: %d rule%s written to %s (qdb run %s %s%s%s)\n", s->rs->n,
+            s->rs->n == 1 ? "" : "s", path, path, s->model, s->origin_args ? " " : "",
+            s->origin_args ? s->origin_args : "");
+    free(path);
+    return st;
+}
+
 static qdb_status cmd_layers(qdb_session *s, const char *args, qdb_session_progress progress,
                              void *user, qdb_cmd_result *r, qdb_err *e)
 {
@@ -766,7 +805,7 @@ static qdb_status cmd_quit(qdb_session *s, const char *args, qdb_session_progres
 }
 
 static const handler handlers[QDB_CMD_COUNT] = {
-#define QDB_CMD_HANDLER(name, args, help, slow) cmd_##name,
+#define QDB_CMD_HANDLER(id, name, args, help, slow) cmd_##id,
     QDB_COMMANDS(QDB_CMD_HANDLER)
 #undef QDB_CMD_HANDLER
 };

@@ -23,6 +23,8 @@
  *   layers               the per-layer table
  *   layer LAYER          one layer: configuration, every method's threshold
  *   status               accuracies
+ *   export-spec FILE     the per-layer quantization spec (JSON, export.h)
+ *   export-script FILE   the commands that reproduce the session (qdb run)
  *   help [COMMAND]       the commands, or one in detail
  *   quit
  *
@@ -36,34 +38,36 @@
 
 #include "session.h"
 
-/* The command list: name, arguments, one-line help, runs long (off the
- * TUI's thread, with progress). One X-macro, so that the dispatch table,
+/* The command list: identifier, name as typed, arguments, one-line help,
+ * runs long (off the TUI's thread, with progress). One X-macro, so that the dispatch table,
  * help and completion stay in step. */
 #define QDB_COMMANDS(X)                                                                      \
-    X(rule, "RULE", "add a network-editor rule and re-quantize", 1)                          \
-    X(match, "RULE|FILTER", "list the layers a rule or filter selects (dry run)", 0)         \
-    X(rules, "", "list the rules: enabled, layers matched, accuracy contribution", 0)        \
-    X(enable, "N", "enable rule N and re-quantize", 1)                                       \
-    X(disable, "N", "disable rule N and re-quantize", 1)                                     \
-    X(delete, "N", "delete rule N and re-quantize", 1)                                       \
-    X(set, "KEY=VALUE", "set a global quantization parameter and re-quantize", 1)            \
-    X(bits, "LAYER N", "activation bits of one layer (2-16), as a rule", 1)                  \
-    X(wbits, "LAYER N", "weight bits of one layer (2-16), as a rule", 1)                     \
-    X(method, "LAYER METHOD", "activation error method of one layer, as a rule", 1)          \
-    X(requant, "", "quantize and evaluate again", 1)                                         \
-    X(sensitivity, "[N|all]", "per-layer sweep: each layer alone, all but it (N samples, 500)", 1) \
-    X(bisect, "[TOL] [float|16] [N|all]", "find the layers that, raised, bring accuracy within TOL points", 1) \
-    X(keep, "", "add the rule keeping the last bisect's culprits raised", 1)                 \
-    X(plot, "LAYER|all|sqnr|sensitivity|bisect|history [png|svg|pdf] [DIR]",                \
+    X(rule, "rule", "RULE", "add a network-editor rule and re-quantize", 1)                          \
+    X(match, "match", "RULE|FILTER", "list the layers a rule or filter selects (dry run)", 0)         \
+    X(rules, "rules", "", "list the rules: enabled, layers matched, accuracy contribution", 0)        \
+    X(enable, "enable", "N", "enable rule N and re-quantize", 1)                                       \
+    X(disable, "disable", "N", "disable rule N and re-quantize", 1)                                     \
+    X(delete, "delete", "N", "delete rule N and re-quantize", 1)                                       \
+    X(set, "set", "KEY=VALUE", "set a global quantization parameter and re-quantize", 1)            \
+    X(bits, "bits", "LAYER N", "activation bits of one layer (2-16), as a rule", 1)                  \
+    X(wbits, "wbits", "LAYER N", "weight bits of one layer (2-16), as a rule", 1)                     \
+    X(method, "method", "LAYER METHOD", "activation error method of one layer, as a rule", 1)          \
+    X(requant, "requant", "", "quantize and evaluate again", 1)                                         \
+    X(sensitivity, "sensitivity", "[N|all]", "per-layer sweep: each layer alone, all but it (N samples, 500)", 1) \
+    X(bisect, "bisect", "[TOL] [float|16] [N|all]", "find the layers that, raised, bring accuracy within TOL points", 1) \
+    X(keep, "keep", "", "add the rule keeping the last bisect's culprits raised", 1)                 \
+    X(plot, "plot", "LAYER|all|sqnr|sensitivity|bisect|history [png|svg|pdf] [DIR]",                \
       "figures through gnuplot into DIR (default qdb-plots)", 1)                             \
-    X(layers, "", "the per-layer table", 0)                                                  \
-    X(layer, "LAYER", "one layer: configuration and every error method's threshold", 0)      \
-    X(status, "", "float, baseline and quantized accuracy", 0)                               \
-    X(help, "[COMMAND]", "the commands, or one in detail", 0)                                \
-    X(quit, "", "leave qdb", 0)
+    X(layers, "layers", "", "the per-layer table", 0)                                                  \
+    X(layer, "layer", "LAYER", "one layer: configuration and every error method's threshold", 0)      \
+    X(status, "status", "", "float, baseline and quantized accuracy", 0)                               \
+    X(help, "help", "[COMMAND]", "the commands, or one in detail", 0)                                \
+    X(export_spec, "export-spec", "FILE", "write the per-layer quantization spec (JSON) for deployment tools", 0) \
+    X(export_script, "export-script", "FILE", "write the commands that reproduce this session (qdb run)", 0) \
+    X(quit, "quit", "", "leave qdb", 0)
 
 typedef enum {
-#define QDB_CMD_ENUM(name, args, help, slow) QDB_CMD_##name,
+#define QDB_CMD_ENUM(id, name, args, help, slow) QDB_CMD_##id,
     QDB_COMMANDS(QDB_CMD_ENUM)
 #undef QDB_CMD_ENUM
     QDB_CMD_COUNT

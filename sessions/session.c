@@ -93,6 +93,7 @@ void qdb_session_free(qdb_session *s)
     free(s->contrib);
     free(s->model);
     free(s->calib_spec);
+    free(s->origin_args);
     free(s->eval_spec);
     free(s);
 }

@@ -26,6 +26,8 @@
 typedef struct qdb_session {
     char *model;              /* path of the ONNX file */
     char *calib_spec, *eval_spec;
+    char *origin_args;        /* the data flags the front end opened it with, shell-quoted,
+                               * for exported scripts (NULL: none) */
     qdb_graph *g;             /* float graph as loaded */
     qdb_dataset *dc, *de;     /* representative and evaluation sets */
     qdb_qmodel *q;

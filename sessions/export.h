@@ -1,0 +1,32 @@
+/* export.h - what leaves an investigation for other tools and people:
+ *
+ *   the quantization spec: the final per-layer configuration as JSON, the
+ *   thing deployment tooling takes (activation bits, signedness, method,
+ *   threshold or range and step per layer; weight bits, method and the
+ *   threshold of every channel), with the model's path and the global
+ *   configuration;
+ *
+ *   the script: the commands that reproduce the session from scratch with
+ *   `qdb run` (every non-default global parameter as `set`, every rule in
+ *   order, disabled ones disabled), headed by the command line that runs it.
+ *
+ * Both are written atomically (temporary file, fsync, rename). */
+#ifndef QDB_EXPORT_H
+#define QDB_EXPORT_H
+
+#include <cJSON.h>
+
+#include "session.h"
+
+/* The spec as a cJSON tree (caller frees); NULL on OOM. The session must be
+ * quantized. */
+cJSON *qdb_export_spec_json(const qdb_session *s);
+qdb_status qdb_export_spec(const qdb_session *s, const char *path, qdb_err *e);
+
+/* The script's text (malloc'd; NULL on OOM). `run_args` are the flags the
+ * session was opened with, for the header's command line (may be NULL). */
+char *qdb_export_script_text(const qdb_session *s, const char *run_args);
+qdb_status qdb_export_script(const qdb_session *s, const char *path, const char *run_args,
+                             qdb_err *e);
+
+#endif
