@@ -6,6 +6,7 @@
  * named), or with --keep-going 1 when any failed. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -77,8 +78,14 @@ int cmd_run(int argc, char **argv)
     s.g = NULL;
     s.dc = s.de = NULL;
     s.rs = NULL;
-    if (ss)
-        ss->origin_args = qsetup_origin_args(argc, argv, s.model, script);
+    char **origin = NULL;
+    int n_origin = qsetup_origin_argv(argc, argv, s.model, script, &origin);
+    if (ss && (n_origin < 0 || qdb_session_set_origin(ss, n_origin, origin, &e) != QDB_OK)) {
+        qdb_session_free(ss);
+        ss = NULL;
+        qdb_err_set(&e, QDB_ERR_NOMEM, "out of memory");
+    }
+    free(origin);
     if (!ss) {
         cli_error("%s: %s", s.model, e.msg);
         if (in != stdin)

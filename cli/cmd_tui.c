@@ -3,6 +3,7 @@
  * to a session and run the curses front end, which calibrates and
  * evaluates with progress on screen. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -40,8 +41,14 @@ int cmd_tui(int argc, char **argv)
     s.g = NULL;
     s.dc = s.de = NULL;
     s.rs = NULL;
-    if (ss)
-        ss->origin_args = qsetup_origin_args(argc, argv, s.model, NULL);
+    char **origin = NULL;
+    int n_origin = qsetup_origin_argv(argc, argv, s.model, NULL, &origin);
+    if (ss && (n_origin < 0 || qdb_session_set_origin(ss, n_origin, origin, &e) != QDB_OK)) {
+        qdb_session_free(ss);
+        ss = NULL;
+        qdb_err_set(&e, QDB_ERR_NOMEM, "out of memory");
+    }
+    free(origin);
     if (!ss) {
         cli_error("%s: %s", s.model, e.msg);
         goto out;

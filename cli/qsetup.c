@@ -191,66 +191,23 @@ int qsetup_probe_size(qsetup *s, const char *cmd, int full, int subset_given, lo
     return 0;
 }
 
-/* Append `a` to the buffer, single-quoted when it holds anything a shell
- * would interpret. */
-static int append_quoted(char **buf, size_t *len, size_t *cap, const char *a)
+int qsetup_origin_argv(int argc, char **argv, const char *model, const char *skip, char ***out)
 {
-    int plain = *a != 0;
-    for (const char *c = a; *c; c++)
-        plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                 strchr("-_./,:=+%@", *c) != NULL;
-    size_t need = *len + 4 * strlen(a) + 4;
-    if (need > *cap) {
-        size_t c2 = *cap ? *cap : 256;
-        while (c2 < need)
-            c2 *= 2;
-        char *t = realloc(*buf, c2);
-        if (!t)
-            return -1;
-        *buf = t;
-        *cap = c2;
-    }
-    char *o = *buf + *len;
-    if (*len)
-        *o++ = ' ';
-    if (plain) {
-        o += sprintf(o, "%s", a);
-    } else {
-        *o++ = '\'';
-        for (const char *c = a; *c; c++) {
-            if (*c == '\'') {
-                memcpy(o, "'\\''", 4);
-                o += 4;
-            } else {
-                *o++ = *c;
-            }
-        }
-        *o++ = '\'';
-        *o = 0;
-    }
-    *len = (size_t)(o - *buf);
-    return 0;
-}
-
-char *qsetup_origin_args(int argc, char **argv, const char *model, const char *skip)
-{
-    char *buf = calloc(1, 1);
-    size_t len = 0, cap = 1;
-    if (!buf)
-        return NULL;
+    char **v = calloc((size_t)argc + 1, sizeof *v);
+    if (!v)
+        return -1;
+    int n = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if ((model && !strcmp(a, model)) || (skip && !strcmp(a, skip)) ||
-            !strcmp(a, "--keep-going") || !strcmp(a, "--echo"))
+            !strcmp(a, "--keep-going") || !strcmp(a, "--echo") || !strcmp(a, "--session"))
             continue;
         if ((!strcmp(a, "--rule") || !strcmp(a, "--rules") || !strcmp(a, "--set")) && i + 1 < argc) {
             i++;
             continue;
         }
-        if (append_quoted(&buf, &len, &cap, a)) {
-            free(buf);
-            return NULL;
-        }
+        v[n++] = argv[i];
     }
-    return buf;
+    *out = v;
+    return n;
 }

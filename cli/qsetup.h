@@ -56,11 +56,12 @@ void qsetup_close(qsetup *s);
  * both. 0, or -1 with the message printed. */
 int qsetup_probe_size(qsetup *s, const char *cmd, int full, int subset_given, long *subset);
 
-/* The flags of argv[1..argc) that say how the data were opened (everything
+/* The flags of argv[1..argc) that say how the data were opened: everything
  * but the model, `skip` (e.g. the script), and --rule / --rules / --set with
- * their values, which an exported session carries itself), shell-quoted and
- * joined by spaces; malloc'd ("" when none), NULL on OOM. */
-char *qsetup_origin_args(int argc, char **argv, const char *model, const char *skip);
+ * their values (an exported or saved session carries those itself). *out
+ * receives a calloc'd NULL-terminated vector borrowing argv's strings;
+ * returns their number, -1 on OOM. */
+int qsetup_origin_argv(int argc, char **argv, const char *model, const char *skip, char ***out);
 
 /* A whole number in [lo, hi] for flag `flag`: 0, or -1 with the message printed. */
 int qsetup_parse_long(const char *flag, const char *v, long lo, long hi, long *out);

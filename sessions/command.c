@@ -712,10 +712,12 @@ static qdb_status cmd_export_script(qdb_session *s, const char *args,
 {
     char *path;
     qdb_status st = one_path(args, "export-script", &path, e);
-    if (st == QDB_OK && (st = qdb_export_script(s, path, s->origin_args, e)) == QDB_OK)
-        out(r, "export-script: %d rule%s written to %s (qdb run %s %s%s%s)\n", s->rs->n,
-            s->rs->n == 1 ? "" : "s", path, path, s->model, s->origin_args ? " " : "",
-            s->origin_args ? s->origin_args : "");
+    if (st == QDB_OK && (st = qdb_export_script(s, path, e)) == QDB_OK) {
+        char *line = qdb_export_run_line(s, path);
+        out(r, "export-script: %d rule%s written to %s (replay: %s)\n", s->rs->n,
+            s->rs->n == 1 ? "" : "s", path, line ? line : "qdb run");
+        free(line);
+    }
     free(path);
     return st;
 }

@@ -179,12 +179,57 @@ __attribute__((format(printf, 2, 3))) static void put(sbuf *b, const char *fmt, 
     b->len += (size_t)n;
 }
 
-char *qdb_export_script_text(const qdb_session *s, const char *run_args)
+/* A word as a shell reads it back: bare when it holds nothing special,
+ * else in single quotes (a quote inside as '\''). */
+static void put_word(sbuf *b, const char *w)
+{
+    int plain = *w != 0;
+    for (const char *c = w; *c; c++)
+        plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                 strchr("-_./,:=+%@", *c) != NULL;
+    if (plain) {
+        put(b, "%s", w);
+        return;
+    }
+    put(b, "'");
+    for (const char *c = w; *c; c++) {
+        if (*c == '\'')
+            put(b, "'\\''");
+        else
+            put(b, "%c", *c);
+    }
+    put(b, "'");
+}
+
+static void put_run_line(sbuf *b, const qdb_session *s, const char *file)
+{
+    put(b, "qdb run ");
+    put_word(b, file);
+    put(b, " ");
+    put_word(b, s->model);
+    for (int i = 0; i < s->n_origin; i++) {
+        put(b, " ");
+        put_word(b, s->origin[i]);
+    }
+}
+
+char *qdb_export_run_line(const qdb_session *s, const char *file)
 {
     sbuf b = {0};
-    put(&b, "# qdb session script: reproduces the investigation from scratch.\n");
-    put(&b, "# run: qdb run THIS_FILE %s%s%s\n", s->model, run_args && *run_args ? " " : "",
-        run_args ? run_args : "");
+    put_run_line(&b, s, file);
+    if (b.oom) {
+        free(b.t);
+        return NULL;
+    }
+    return b.t;
+}
+
+char *qdb_export_script_text(const qdb_session *s)
+{
+    sbuf b = {0};
+    put(&b, "# qdb session script: reproduces the investigation from scratch.\n# run: ");
+    put_run_line(&b, s, "THIS_FILE");
+    put(&b, "\n");
     if (s->ready)
         put(&b, "# recorded: float %.2f %%, baseline %.2f %%, quantized %.2f %%\n",
             100.0 * s->float_score, 100.0 * s->baseline, 100.0 * s->current);
@@ -218,10 +263,9 @@ char *qdb_export_script_text(const qdb_session *s, const char *run_args)
     return b.t;
 }
 
-qdb_status qdb_export_script(const qdb_session *s, const char *path, const char *run_args,
-                             qdb_err *e)
+qdb_status qdb_export_script(const qdb_session *s, const char *path, qdb_err *e)
 {
-    char *t = qdb_export_script_text(s, run_args);
+    char *t = qdb_export_script_text(s);
     if (!t)
         return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
     qdb_status st = write_text(path, t, e);

@@ -23,10 +23,14 @@
 cJSON *qdb_export_spec_json(const qdb_session *s);
 qdb_status qdb_export_spec(const qdb_session *s, const char *path, qdb_err *e);
 
-/* The script's text (malloc'd; NULL on OOM). `run_args` are the flags the
- * session was opened with, for the header's command line (may be NULL). */
-char *qdb_export_script_text(const qdb_session *s, const char *run_args);
-qdb_status qdb_export_script(const qdb_session *s, const char *path, const char *run_args,
-                             qdb_err *e);
+/* The script's text (malloc'd; NULL on OOM), headed by the command line
+ * that runs it (the model and the flags the session was opened with,
+ * shell-quoted). */
+char *qdb_export_script_text(const qdb_session *s);
+qdb_status qdb_export_script(const qdb_session *s, const char *path, qdb_err *e);
+
+/* "qdb run FILE MODEL FLAGS..." with every word shell-quoted as needed
+ * (malloc'd; NULL on OOM). */
+char *qdb_export_run_line(const qdb_session *s, const char *file);
 
 #endif

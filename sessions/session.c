@@ -93,7 +93,9 @@ void qdb_session_free(qdb_session *s)
     free(s->contrib);
     free(s->model);
     free(s->calib_spec);
-    free(s->origin_args);
+    for (int i = 0; i < s->n_origin; i++)
+        free(s->origin[i]);
+    free(s->origin);
     free(s->eval_spec);
     free(s);
 }
@@ -338,4 +340,24 @@ qdb_status qdb_session_bisect(qdb_session *s, int64_t n, double tolerance, qdb_r
     free(order);
     qdb_probe_free(p);
     return st;
+}
+
+qdb_status qdb_session_set_origin(qdb_session *s, int n, char *const *flags, qdb_err *e)
+{
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    if (!v)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        if (!(v[i] = strdup(flags[i]))) {
+            for (int k = 0; k < i; k++)
+                free(v[k]);
+            free(v);
+            return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        }
+    for (int i = 0; i < s->n_origin; i++)
+        free(s->origin[i]);
+    free(s->origin);
+    s->origin = v;
+    s->n_origin = n;
+    return QDB_OK;
 }

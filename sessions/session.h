@@ -26,8 +26,10 @@
 typedef struct qdb_session {
     char *model;              /* path of the ONNX file */
     char *calib_spec, *eval_spec;
-    char *origin_args;        /* the data flags the front end opened it with, shell-quoted,
-                               * for exported scripts (NULL: none) */
+    /* the command-line flags the front end opened it with (data flags,
+     * batch, threads; not rules or --set, which the session carries itself) */
+    int n_origin;
+    char **origin;
     qdb_graph *g;             /* float graph as loaded */
     qdb_dataset *dc, *de;     /* representative and evaluation sets */
     qdb_qmodel *q;
@@ -113,6 +115,9 @@ qdb_status qdb_session_bisect(qdb_session *s, int64_t n, double tolerance, qdb_r
 /* The position in q->layers of own-layer index i (what sensitivity and
  * bisect count), or -1. */
 int qdb_session_layer_of_own(const qdb_session *s, int i);
+
+/* Record the flags the session was opened with (copied). */
+qdb_status qdb_session_set_origin(qdb_session *s, int n, char *const *flags, qdb_err *e);
 
 /* Index of the layer named `name` (exact), or -1. */
 int qdb_session_find_layer(const qdb_session *s, const char *name);
