@@ -25,7 +25,7 @@ PROTOC_C   ?= protoc-c
 ONNX_TESTDATA ?= /usr/share/libonnx-testdata/data
 
 VERSION    := 0.1.0
-PKGS       := libprotobuf-c openblas libcjson zlib
+PKGS       := libprotobuf-c openblas libcjson zlib nettle
 # The TUI only: linked into the qdb binary, not into the library or the tests
 # (ncursesw's cflags define _XOPEN_SOURCE for whatever includes them).
 TUI_LIBS   := $(shell $(PKG_CONFIG) --libs ncursesw readline 2>/dev/null)

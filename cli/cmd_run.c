@@ -32,8 +32,14 @@ int cmd_run(int argc, char **argv)
     if (qsetup_init(&s))
         return 1;
     int rc = 2, keep_going = 0, echo = 0;
-    const char *script = NULL;
+    const char *script = NULL, *session = NULL;
+    qdb_session_desc d;
+    memset(&d, 0, sizeof d);
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--session") && i + 1 < argc) {
+            session = argv[++i];
+            continue;
+        }
         if (!strcmp(argv[i], "--keep-going")) {
             keep_going = 1;
             continue;
@@ -55,9 +61,9 @@ int cmd_run(int argc, char **argv)
             goto out;
         }
     }
-    if (!script || !s.model) {
+    if (!script || (!s.model && !session)) {
         cli_error("usage: qdb run SCRIPT|- MODEL.onnx [--keep-going] [--echo] [data flags] [--rule RULE] "
-                  "[--rules FILE] [--set k=v]");
+                  "[--rules FILE] [--set k=v]\n       qdb run SCRIPT|- --session FILE");
         goto out;
     }
     rc = 1;
@@ -66,32 +72,13 @@ int cmd_run(int argc, char **argv)
         cli_error("%s: cannot open the script: %s", script, strerror(errno));
         goto out;
     }
-    s.no_calibrate = 1;
-    if (qsetup_open(&s, 1, 0)) {
+    qdb_session *ss = qsetup_session(&s, argc, argv, script, session, &d);
+    if (!ss) {
         if (in != stdin)
             fclose(in);
         goto out;
     }
     qdb_err e = {0};
-    qdb_session *ss = qdb_session_new(s.model, s.cspec, s.espec, s.g, s.dc, s.de, &s.cfg, s.rs,
-                                      (int)s.batch, &e);
-    s.g = NULL;
-    s.dc = s.de = NULL;
-    s.rs = NULL;
-    char **origin = NULL;
-    int n_origin = qsetup_origin_argv(argc, argv, s.model, script, &origin);
-    if (ss && (n_origin < 0 || qdb_session_set_origin(ss, n_origin, origin, &e) != QDB_OK)) {
-        qdb_session_free(ss);
-        ss = NULL;
-        qdb_err_set(&e, QDB_ERR_NOMEM, "out of memory");
-    }
-    free(origin);
-    if (!ss) {
-        cli_error("%s: %s", s.model, e.msg);
-        if (in != stdin)
-            fclose(in);
-        goto out;
-    }
     run_prog rp = {cli_progress_if_tty()};
     if (qdb_session_prepare(ss, run_progress, &rp, &e) != QDB_OK) {
         cli_error("%s: %s", s.model, e.msg);
@@ -112,5 +99,6 @@ int cmd_run(int argc, char **argv)
     qdb_session_free(ss);
 out:
     qsetup_close(&s);
+    qdb_session_desc_free(&d);
     return rc;
 }

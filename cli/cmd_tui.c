@@ -17,7 +17,14 @@ int cmd_tui(int argc, char **argv)
     if (qsetup_init(&s))
         return 1;
     int rc = 2;
+    const char *session = NULL;
+    qdb_session_desc d;
+    memset(&d, 0, sizeof d);
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--session") && i + 1 < argc) {
+            session = argv[++i];
+            continue;
+        }
         int k = qsetup_parse(&s, argc, argv, &i);
         if (k < 0)
             goto out;
@@ -26,36 +33,19 @@ int cmd_tui(int argc, char **argv)
             goto out;
         }
     }
-    if (!s.model) {
-        cli_error("usage: qdb tui MODEL.onnx [data flags] [--rule RULE] [--rules FILE] [--set k=v]");
+    if (!s.model && !session) {
+        cli_error("usage: qdb tui MODEL.onnx [data flags] [--rule RULE] [--rules FILE] [--set k=v]\n"
+                  "       qdb [MODEL.onnx] --session FILE");
         goto out;
     }
     rc = 1;
-    s.no_calibrate = 1;
-    if (qsetup_open(&s, 1, 0))
+    qdb_session *ss = qsetup_session(&s, argc, argv, NULL, session, &d);
+    if (!ss)
         goto out;
-    qdb_err e = {0};
-    /* the session takes the graph, the datasets and the rules */
-    qdb_session *ss = qdb_session_new(s.model, s.cspec, s.espec, s.g, s.dc, s.de, &s.cfg, s.rs,
-                                      (int)s.batch, &e);
-    s.g = NULL;
-    s.dc = s.de = NULL;
-    s.rs = NULL;
-    char **origin = NULL;
-    int n_origin = qsetup_origin_argv(argc, argv, s.model, NULL, &origin);
-    if (ss && (n_origin < 0 || qdb_session_set_origin(ss, n_origin, origin, &e) != QDB_OK)) {
-        qdb_session_free(ss);
-        ss = NULL;
-        qdb_err_set(&e, QDB_ERR_NOMEM, "out of memory");
-    }
-    free(origin);
-    if (!ss) {
-        cli_error("%s: %s", s.model, e.msg);
-        goto out;
-    }
     rc = qdb_tui_run(ss);
     qdb_session_free(ss);
 out:
     qsetup_close(&s);
+    qdb_session_desc_free(&d);
     return rc;
 }

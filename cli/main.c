@@ -119,9 +119,9 @@ int main(int argc, char **argv)
                 }
             return commands[i].run(argc - 1, argv + 1);
         }
-    /* qdb MODEL.onnx [flags]: the TUI */
+    /* qdb MODEL.onnx [flags], qdb --session FILE: the TUI */
     size_t n = strlen(cmd);
-    if (n > 5 && !strcmp(cmd + n - 5, ".onnx"))
+    if ((n > 5 && !strcmp(cmd + n - 5, ".onnx")) || !strcmp(cmd, "--session"))
         return cmd_tui(argc, argv);
     cli_error("unknown command '%s' (try qdb --help)", cmd);
     return 2;

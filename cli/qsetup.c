@@ -11,6 +11,8 @@
 #include "kernels.h"
 #include "onnx_import.h"
 #include "progress.h"
+#include "session.h"
+#include "session_file.h"
 
 int qsetup_init(qsetup *s)
 {
@@ -210,4 +212,99 @@ int qsetup_origin_argv(int argc, char **argv, const char *model, const char *ski
     }
     *out = v;
     return n;
+}
+
+int qsetup_from_session(qsetup *s, const char *path, qdb_session_desc *d)
+{
+    qdb_err e = {0};
+    if (qdb_session_load(path, 1, d, &e) != QDB_OK) {
+        cli_error("%s", e.msg);
+        return -1;
+    }
+    if (s->model && strcmp(s->model, d->model)) {
+        char a[65], b[65];
+        if (qdb_file_sha256(s->model, a, &e) != QDB_OK || qdb_file_sha256(d->model, b, &e) != QDB_OK ||
+            strcmp(a, b)) {
+            cli_error("%s: the session is for %s, not %s", path, d->model, s->model);
+            return -1;
+        }
+    }
+    if (s->rs->n || s->n_rule_files) {
+        cli_error("%s: give rules inside the session (the rule command), not with --rule/--rules",
+                  path);
+        return -1;
+    }
+    s->model = d->model;
+    /* the recorded flags, through the same parser as the command line */
+    char **av = calloc((size_t)d->n_origin + 2, sizeof *av);
+    if (!av) {
+        cli_error("out of memory");
+        return -1;
+    }
+    av[0] = "session";
+    for (int i = 0; i < d->n_origin; i++)
+        av[i + 1] = d->origin[i];
+    int rc = 0;
+    for (int i = 1; i < d->n_origin + 1 && !rc; i++) {
+        int k = qsetup_parse(s, d->n_origin + 1, av, &i);
+        if (k < 0) {
+            cli_error("  (in the flags recorded in %s)", path);
+            rc = -1;
+        } else if (k == 0 || av[i] == d->model) {
+            cli_error("%s: field 'origin': '%s' is not a flag qdb takes", path, av[i]);
+            rc = -1;
+        }
+    }
+    free(av);
+    if (rc)
+        return -1;
+    s->cfg = d->cfg;
+    qdb_ruleset_free(s->rs);
+    s->rs = d->rs;
+    d->rs = NULL;
+    return 0;
+}
+
+qdb_session *qsetup_session(qsetup *s, int argc, char **argv, const char *skip,
+                            const char *session, qdb_session_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    if (session && qsetup_from_session(s, session, d))
+        return NULL;
+    if (!s->model) {
+        cli_error("no model given");
+        return NULL;
+    }
+    s->no_calibrate = 1;
+    if (qsetup_open(s, 1, 0))
+        return NULL;
+    qdb_err e = {0};
+    /* the session takes the graph, the datasets and the rules */
+    qdb_session *ss = qdb_session_new(s->model, s->cspec, s->espec, s->g, s->dc, s->de, &s->cfg,
+                                      s->rs, (int)s->batch, &e);
+    s->g = NULL;
+    s->dc = s->de = NULL;
+    s->rs = NULL;
+    if (!ss) {
+        cli_error("%s: %s", s->model, e.msg);
+        return NULL;
+    }
+    char **origin = NULL;
+    int n = session ? d->n_origin : qsetup_origin_argv(argc, argv, s->model, skip, &origin);
+    if (n < 0 || qdb_session_set_origin(ss, n, session ? d->origin : origin, &e) != QDB_OK ||
+        (session && !(ss->save_path = strdup(session)))) {
+        free(origin);
+        qdb_session_free(ss);
+        cli_error("out of memory");
+        return NULL;
+    }
+    free(origin);
+    if (session) {
+        /* the saved history goes on; the UI state is the front end's to apply */
+        ss->resumed = 1;
+        qdb_session_adopt_history(ss, d);
+        ss->ui = d->ui;
+        memset(&d->ui, 0, sizeof d->ui);
+    }
+    return ss;
 }

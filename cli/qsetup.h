@@ -10,6 +10,7 @@
 #include "profile.h"
 #include "qmodel.h"
 #include "ruleset.h"
+#include "session_file.h"
 
 #define QSETUP_DEFAULT_CALIB_N 1024
 
@@ -62,6 +63,21 @@ int qsetup_probe_size(qsetup *s, const char *cmd, int full, int subset_given, lo
  * receives a calloc'd NULL-terminated vector borrowing argv's strings;
  * returns their number, -1 on OOM. */
 int qsetup_origin_argv(int argc, char **argv, const char *model, const char *skip, char ***out);
+
+/* Start from a saved session instead of flags: load and check it (the
+ * model's hash too), take its model, its recorded flags (parsed as given on
+ * the command line), its configuration and rules. d keeps the strings s
+ * now points to: free it after qsetup_close. 0, or -1 with the message
+ * printed. */
+int qsetup_from_session(qsetup *s, const char *path, qdb_session_desc *d);
+
+/* The session the TUI and `qdb run` work on: from a saved session when
+ * `session` is given (qsetup_from_session; its history, UI state and file
+ * carried over), else from the flags already parsed into s; the
+ * calibration is left to qdb_session_prepare. argv / skip: the command
+ * line, for the flags the session records. NULL with the message printed. */
+struct qdb_session *qsetup_session(qsetup *s, int argc, char **argv, const char *skip,
+                                   const char *session, qdb_session_desc *d);
 
 /* A whole number in [lo, hi] for flag `flag`: 0, or -1 with the message printed. */
 int qsetup_parse_long(const char *flag, const char *v, long lo, long hi, long *out);

@@ -80,3 +80,27 @@ cJSON *qdb_history_to_json(const qdb_history *h)
     }
     return a;
 }
+
+qdb_status qdb_history_add_texts(qdb_history *h, const char *label, int n, const char *const *rules,
+                                 double score, double float_score, qdb_err *e)
+{
+    qdb_status st = qdb_history_add(h, label, NULL, -1, score, float_score, e);
+    if (st != QDB_OK)
+        return st;
+    qdb_history_entry *x = &h->e[h->n - 1];
+    char **r = calloc((size_t)(n ? n : 1), sizeof *r);
+    if (!r)
+        goto oom;
+    free(x->rules);
+    x->rules = r;
+    for (int i = 0; i < n; i++) {
+        if (!(x->rules[i] = strdup(rules[i])))
+            goto oom;
+        x->n_rules++;
+    }
+    return QDB_OK;
+oom:
+    entry_clear(x);
+    h->n--;
+    return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+}

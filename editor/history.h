@@ -29,6 +29,10 @@ void qdb_history_clear(qdb_history *h);
  * none), or none at all when rs is NULL. */
 qdb_status qdb_history_add(qdb_history *h, const char *label, const qdb_ruleset *rs, int skip,
                            double score, double float_score, qdb_err *e);
+/* Record an entry from its parts (a saved session's history): the texts
+ * of the rules in force are copied. */
+qdb_status qdb_history_add_texts(qdb_history *h, const char *label, int n, const char *const *rules,
+                                 double score, double float_score, qdb_err *e);
 cJSON *qdb_history_to_json(const qdb_history *h);
 
 #endif

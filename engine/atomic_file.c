@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void release(qdb_atomic_file *af)
@@ -31,6 +32,18 @@ qdb_status qdb_atomic_open(qdb_atomic_file *af, const char *path, qdb_err *e)
         release(af);
         return st;
     }
+    /* mkstemp makes the file private (0600): give it the mode a plain
+     * create would (the replaced file's, else 0666 less the umask) */
+    struct stat sb;
+    mode_t mode;
+    if (stat(path, &sb) == 0) {
+        mode = sb.st_mode & 07777;
+    } else {
+        mode_t mask = umask(0);
+        umask(mask);
+        mode = 0666 & ~mask;
+    }
+    (void)fchmod(fd, mode);
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         qdb_status st = qdb_err_set(e, QDB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));

@@ -11,7 +11,7 @@ set -eu
 # plots: gnuplot; chromium (headless check of the HTML report, make check-plot)
 PACKAGES="build-essential pkg-config
  protobuf-c-compiler libprotobuf-c-dev libonnx-dev
- libopenblas-dev libcjson-dev zlib1g-dev libstb-dev libncurses-dev libreadline-dev
+ libopenblas-dev libcjson-dev zlib1g-dev nettle-dev libstb-dev libncurses-dev libreadline-dev
  libcmocka-dev libonnx-testdata dataset-fashion-mnist tmux gnuplot-nox
  clang libclang-rt-14-dev valgrind
  python3-torch python3-torchvision python3-onnx python3-numpy nodejs npm

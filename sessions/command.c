@@ -18,6 +18,7 @@
 #include "layer_attr.h"
 #include "outdir.h"
 #include "rule.h"
+#include "session_file.h"
 
 static const qdb_cmd_info cmd_table[QDB_CMD_COUNT] = {
 #define QDB_CMD_INFO(id, name, args, help, slow) {name, args, help, slow},
@@ -693,6 +694,102 @@ static qdb_status one_path(const char *args, const char *cmd, char **path, qdb_e
         return qdb_err_set(e, QDB_ERR_INVALID, "usage: %s FILE", cmd);
     }
     return QDB_OK;
+}
+
+/* The default session file: MODEL's base name without .onnx, plus
+ * .qdb-session.json, in the current directory. */
+static char *default_session_path(const qdb_session *s)
+{
+    const char *b = strrchr(s->model, '/');
+    b = b ? b + 1 : s->model;
+    size_t n = strlen(b);
+    if (n > 5 && !strcmp(b + n - 5, ".onnx"))
+        n -= 5;
+    size_t cap = n + 32;
+    char *p = malloc(cap);
+    if (p)
+        snprintf(p, cap, "%.*s.qdb-session.json", (int)n, b);
+    return p;
+}
+
+static qdb_status cmd_save(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    char *path = NULL;
+    qdb_status st = QDB_OK;
+    if (*args)
+        st = one_path(args, "save", &path, e);
+    else if (!(path = s->save_path ? strdup(s->save_path) : default_session_path(s)))
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    if (st == QDB_OK && (st = qdb_session_save(s, path, e)) == QDB_OK) {
+        out(r, "saved %s (%d rules, %d history entries)\n", path, s->rs->n, s->hist.n);
+        free(s->save_path);
+        s->save_path = path;
+        path = NULL;
+    }
+    free(path);
+    return st;
+}
+
+static qdb_status cmd_load(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    char *path;
+    qdb_status st = one_path(args, "load", &path, e);
+    if (st != QDB_OK)
+        return st;
+    qdb_session_desc d;
+    if ((st = qdb_session_load(path, 0, &d, e)) != QDB_OK) {
+        free(path);
+        return st;
+    }
+    /* the same model: the hash of the one open now */
+    char now[65];
+    if ((st = qdb_file_sha256(s->model, now, e)) == QDB_OK && strcmp(now, d.sha256))
+        st = qdb_err_set(e, QDB_ERR_INVALID,
+                         "%s is a session of another model (%s) or of an older version of this "
+                         "one; start qdb --session %s to open it",
+                         path, d.model, path);
+    if (st != QDB_OK) {
+        qdb_session_desc_free(&d);
+        free(path);
+        return st;
+    }
+    saved_state sv;
+    if ((st = save_state(s, &sv, e)) != QDB_OK) {
+        qdb_session_desc_free(&d);
+        free(path);
+        return st;
+    }
+    /* the file's configuration and rules, then one re-quantization */
+    qdb_ruleset_free(s->rs);
+    s->rs = d.rs;
+    d.rs = NULL;
+    s->q->cfg = d.cfg;
+    s->baseline_known = 0;
+    qdb_history saved_hist = s->hist;
+    s->hist = d.hist;
+    qdb_history_init(&d.hist);
+    out(r, "loaded %s: %d rules, %d history entries\n", path, s->rs->n, s->hist.n);
+    st = finish_change(s, &sv, progress, user, r, e);
+    if (st != QDB_OK) {
+        qdb_history_clear(&s->hist);
+        s->hist = saved_hist;
+    } else {
+        qdb_history_clear(&saved_hist);
+        qdb_session_ui_free(&s->ui);
+        s->ui = d.ui;
+        memset(&d.ui, 0, sizeof d.ui);
+        free(s->save_path);
+        s->save_path = path;
+        path = NULL;
+        if (d.have_figures && (d.current != s->current || d.float_score != s->float_score))
+            out(r, "note: the saved figures were float %.2f %%, quantized %.2f %% (the data "
+                   "flags differ?)\n", 100.0 * d.float_score, 100.0 * d.current);
+    }
+    qdb_session_desc_free(&d);
+    free(path);
+    return st;
 }
 
 static qdb_status cmd_export_spec(qdb_session *s, const char *args, qdb_session_progress progress,

@@ -23,6 +23,9 @@
  *   layers               the per-layer table
  *   layer LAYER          one layer: configuration, every method's threshold
  *   status               accuracies
+ *   save [FILE]          the whole session as JSON (session_file.h)
+ *   load FILE            a saved session of the same model: its configuration,
+ *                        rules and history, re-quantized
  *   export-spec FILE     the per-layer quantization spec (JSON, export.h)
  *   export-script FILE   the commands that reproduce the session (qdb run)
  *   help [COMMAND]       the commands, or one in detail
@@ -62,6 +65,8 @@
     X(layer, "layer", "LAYER", "one layer: configuration and every error method's threshold", 0)      \
     X(status, "status", "", "float, baseline and quantized accuracy", 0)                               \
     X(help, "help", "[COMMAND]", "the commands, or one in detail", 0)                                \
+    X(save, "save", "[FILE]", "save the whole session (default: the last file, or MODEL.qdb-session.json)", 0) \
+    X(load, "load", "FILE", "load a saved session of this model: configuration, rules, history", 1) \
     X(export_spec, "export-spec", "FILE", "write the per-layer quantization spec (JSON) for deployment tools", 0) \
     X(export_script, "export-script", "FILE", "write the commands that reproduce this session (qdb run)", 0) \
     X(quit, "quit", "", "leave qdb", 0)

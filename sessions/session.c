@@ -93,6 +93,8 @@ void qdb_session_free(qdb_session *s)
     free(s->contrib);
     free(s->model);
     free(s->calib_spec);
+    free(s->save_path);
+    qdb_session_ui_free(&s->ui);
     for (int i = 0; i < s->n_origin; i++)
         free(s->origin[i]);
     free(s->origin);
@@ -143,8 +145,10 @@ qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, vo
         matches[i] = re.matches ? re.matches[i] : 0;
         contrib[i] = s->rs->rules[i]->enabled && re.without ? re.current - re.without[i] : NAN;
     }
-    /* one history entry per re-quantization: the rules in force, the score */
-    if ((st = qdb_history_add(&s->hist, s->ready ? "requant" : "start", s->rs, -1, re.current,
+    /* one history entry per re-quantization: the rules in force, the score
+     * (a resumed session's first one repeats the saved history's last) */
+    if (!(s->resumed && !s->ready) &&
+        (st = qdb_history_add(&s->hist, s->ready ? "requant" : "start", s->rs, -1, re.current,
                               s->float_score, e)) != QDB_OK) {
         free(matches);
         free(contrib);

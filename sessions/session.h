@@ -22,6 +22,7 @@
 #include "rule_eval.h"
 #include "ruleset.h"
 #include "sensitivity.h"
+#include "session_ui.h"
 
 typedef struct qdb_session {
     char *model;              /* path of the ONNX file */
@@ -66,6 +67,12 @@ typedef struct qdb_session {
 
     struct qdb_gnuplot *gp;   /* the plot command's gnuplot process, started on
                                * first use (NULL until then) */
+
+    char *save_path;          /* where `save` writes by default (NULL: derived
+                               * from the model's name) */
+    int resumed;              /* opened from a session file */
+    qdb_session_ui ui;        /* the front end's state, saved with the session
+                               * (the TUI keeps it up to date) */
 } qdb_session;
 
 /* A new session over components the caller opened: ownership of g, dc, de

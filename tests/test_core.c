@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,6 +191,20 @@ static void test_atomic_file(void **state)
     assert_int_equal(qdb_atomic_open(&af, path, &e), QDB_OK);
     fputs("first", af.f);
     assert_int_equal(qdb_atomic_commit(&af, &e), QDB_OK);
+
+    /* A new file gets the mode a plain create gives (0666 less the umask),
+     * not mkstemp's private 0600; a replaced file keeps its own mode. */
+    struct stat sb;
+    mode_t mask = umask(022);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0666 & ~mask);
+    umask(mask);
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(qdb_atomic_open(&af, path, &e), QDB_OK);
+    fputs("first", af.f);
+    assert_int_equal(qdb_atomic_commit(&af, &e), QDB_OK);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0640);
 
     /* An aborted write leaves the old content and no temporary file. */
     assert_int_equal(qdb_atomic_open(&af, path, &e), QDB_OK);

@@ -25,6 +25,7 @@
 #include <readline/readline.h>
 
 #include "command.h"
+#include "session_file.h"
 #include "layer_attr.h"
 #include "quant_config.h"
 #include "rule.h"
@@ -49,7 +50,8 @@
     X(":", "command line (Tab completes, Up/Down history)")                         \
     X("Esc / Ctrl-C", "cancel the running job (previous results stay)")              \
     X("?", "this help")                                                              \
-    X("q", "quit")
+    X("s", "save the session (save [FILE]: default the last file or MODEL.qdb-session.json)") \
+    X("q", "quit (the session is autosaved after every change until then)")
 
 void tui_help_lines(void (*emit)(void *, const char *), void *ctx)
 {
@@ -161,6 +163,90 @@ static void start_job(const char *line, const char *name)
     job_joinable = 1;
 }
 
+/* ---- the UI state in the session, autosave ---- */
+
+static const char *const sort_names[SORT_COUNT] = {"order", "sqnr", "name"};
+static const char *const pane_names[PANE_COUNT] = {"layers", "rules", "history"};
+static char recovery_path[1100];
+
+static void set_str(char **dst, const char *v)
+{
+    char *c = v ? strdup(v) : NULL;
+    free(*dst);
+    *dst = c;
+}
+
+/* The TUI's state into the session, for save (UI thread, no job running). */
+static void sync_ui_out(void)
+{
+    int L = tui_selected_layer(&T);
+    set_str(&S->ui.selected, L >= 0 ? T.v.l[L].name : NULL);
+    set_str(&S->ui.sort, sort_names[T.sort]);
+    set_str(&S->ui.pane, pane_names[T.pane]);
+    set_str(&S->ui.filter, T.filter[0] ? T.filter : NULL);
+}
+
+/* A loaded session's UI state into the TUI. */
+static void sync_ui_in(void)
+{
+    for (int k = 0; S->ui.sort && k < SORT_COUNT; k++)
+        if (!strcmp(S->ui.sort, sort_names[k]))
+            T.sort = (tui_sort)k;
+    for (int k = 0; S->ui.pane && k < PANE_COUNT; k++)
+        if (!strcmp(S->ui.pane, pane_names[k]))
+            T.pane = (tui_pane)k;
+    snprintf(T.filter, sizeof T.filter, "%s", S->ui.filter ? S->ui.filter : "");
+    tui_reorder(&T);
+    for (int i = 0; S->ui.selected && i < T.n_order; i++)
+        if (!strcmp(T.v.l[T.order[i]].name, S->ui.selected))
+            T.sel = i;
+}
+
+/* After every change: the whole session to the recovery file, so that a
+ * crash or a closed terminal loses nothing (removed on a clean quit). */
+static void autosave(void)
+{
+    if (!recovery_path[0] || !S->ready)
+        return;
+    sync_ui_out();
+    qdb_err e = {0};
+    if (qdb_session_save(S, recovery_path, &e) != QDB_OK)
+        set_msg(1, "autosave failed: %s", e.msg);
+}
+
+/* $XDG_STATE_HOME/qdb/recovery/MODEL.json; tells about one left by a run
+ * that did not end cleanly. */
+static void setup_recovery(void)
+{
+    const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char dir[900];
+    if (st && *st)
+        snprintf(dir, sizeof dir, "%s/qdb/recovery", st);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.local/state/qdb/recovery", home);
+    else
+        return;
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    mkdir(dir, 0700);
+    const char *b = strrchr(S->model, '/');
+    b = b ? b + 1 : S->model;
+    snprintf(recovery_path, sizeof recovery_path, "%s/%s.json", dir, b);
+    struct stat sb;
+    if (!S->resumed && stat(recovery_path, &sb) == 0) {
+        /* keep it aside: this run's autosaves must not overwrite it */
+        char kept[1200];
+        snprintf(kept, sizeof kept, "%s.previous", recovery_path);
+        if (rename(recovery_path, kept) == 0)
+            set_msg(1, "a previous qdb on this model did not end cleanly: ':load %s' recovers it",
+                    kept);
+    }
+}
+
 /* The job ended: take its result on the UI thread. */
 static void finish_job(void)
 {
@@ -185,10 +271,17 @@ static void finish_job(void)
         snprintf(buf, sizeof buf, "ready in %.1f s", now_s() - T.job_start);
         set_msg(0, "%s", buf);
     }
+    int startup = !J.line;
+    int changed = J.st == QDB_OK && (startup || (J.r.flags & QDB_CMD_CHANGED));
+    int loaded = J.st == QDB_OK && J.line && qdb_cmd_lookup(J.line) == QDB_CMD_load;
     qdb_cmd_result_free(&J.r);
     free(J.line);
     J.line = NULL;
     refresh_view();
+    if (loaded || (startup && S->resumed))
+        sync_ui_in();
+    if (changed)
+        autosave();
 }
 
 /* ---- readline ---- */
@@ -393,6 +486,8 @@ static void setup_readline(void)
 static void run_line(const char *line)
 {
     int id = qdb_cmd_lookup(line);
+    if (!atomic_load(&T.busy))
+        sync_ui_out(); /* save writes it */
     if (id >= 0 && qdb_cmd_info_at(id)->slow) {
         start_job(line, qdb_cmd_info_at(id)->name);
         return;
@@ -412,6 +507,8 @@ static void run_line(const char *line)
         set_msg(1, "%s", e.msg);
     } else if (r.flags & QDB_CMD_QUIT) {
         quit_now = 1;
+    } else if (r.flags & QDB_CMD_CHANGED) {
+        autosave();
     } else if (r.text && r.text[0]) {
         /* one line fits the message line: show the summary (last line) */
         size_t n = strlen(r.text);
@@ -504,6 +601,7 @@ static void on_key(int c)
     case '/': open_prompt('/', T.filter); break;
     case ':': open_prompt(':', NULL); break;
     case 'r': run_line("requant"); break;
+    case 's': run_line("save"); break;
     case 'b':
     case 'm':
     case 'p': {
@@ -620,6 +718,7 @@ int qdb_tui_run(qdb_session *s)
     tui_colors_init(&T);
     setup_readline();
     refresh_view();
+    setup_recovery();
     if (!s->ready)
         start_job(NULL, "starting");
     tui_draw(&T, NULL, 0);
@@ -697,6 +796,8 @@ int qdb_tui_run(qdb_session *s)
     if (T.prompt_active)
         rl_callback_handler_remove();
     restore_terminal();
+    if (recovery_path[0])
+        unlink(recovery_path); /* a clean end: nothing to recover */
     view_free(&T.v);
     free(T.order);
     for (int i = 0; i < n_cands; i++)

@@ -1,0 +1,500 @@
+/* session_file.c - saving and loading whole investigations (see
+ * session_file.h). Loading never trusts the file: every field is checked
+ * for its type and range before anything is built, sizes are bounded, and
+ * the first problem is reported with the file and the field's path. */
+#include "session_file.h"
+
+#include <errno.h>
+#include <math.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "atomic_file.h"
+#include "onnx_import.h"
+#include "rule.h"
+
+#define MAX_ITEMS 100000 /* rules, history entries, origin flags */
+
+void qdb_session_ui_free(qdb_session_ui *u)
+{
+    free(u->selected);
+    free(u->sort);
+    free(u->pane);
+    free(u->filter);
+    memset(u, 0, sizeof *u);
+}
+
+void qdb_session_desc_free(qdb_session_desc *d)
+{
+    free(d->model);
+    free(d->sha256);
+    for (int i = 0; i < d->n_origin; i++)
+        free(d->origin[i]);
+    free(d->origin);
+    qdb_ruleset_free(d->rs);
+    qdb_history_clear(&d->hist);
+    qdb_session_ui_free(&d->ui);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- hashing ---- */
+
+qdb_status qdb_file_sha256(const char *path, char out[65], qdb_err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qdb_err_set(e, QDB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct sha256_ctx c;
+    sha256_init(&c);
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        sha256_update(&c, n, buf);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return qdb_err_set(e, QDB_ERR_IO, "%s: read error", path);
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_digest(&c, sizeof d, d);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    return QDB_OK;
+}
+
+/* ---- saving ---- */
+
+static cJSON *save_json(const qdb_session *s, const qdb_session_ui *ui, qdb_err *e)
+{
+    char hash[65];
+    if (qdb_file_sha256(s->model, hash, e) != QDB_OK)
+        return NULL;
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        goto nomem;
+    cJSON_AddNumberToObject(root, "qdb_session", QDB_SESSION_VERSION);
+    cJSON *m = cJSON_AddObjectToObject(root, "model");
+    if (!m)
+        goto nomem;
+    cJSON_AddStringToObject(m, "path", s->model);
+    cJSON_AddStringToObject(m, "sha256", hash);
+    cJSON *o = cJSON_AddArrayToObject(root, "origin");
+    for (int i = 0; o && i < s->n_origin; i++)
+        cJSON_AddItemToArray(o, cJSON_CreateString(s->origin[i]));
+    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
+    for (int k = 0; cfg && k < qdb_config_key_count(); k++) {
+        char v[64];
+        const qdb_config_key *key = qdb_config_key_at(k);
+        qdb_quant_config_get(&s->q->cfg, key, v, sizeof v);
+        cJSON_AddStringToObject(cfg, key->name, v);
+    }
+    cJSON *rules = cJSON_AddArrayToObject(root, "rules");
+    for (int i = 0; rules && i < s->rs->n; i++) {
+        char *t = qdb_rule_format(s->rs->rules[i]);
+        cJSON *r = cJSON_CreateObject();
+        if (!t || !r) {
+            free(t);
+            cJSON_Delete(r);
+            goto nomem;
+        }
+        cJSON_AddStringToObject(r, "text", t);
+        cJSON_AddBoolToObject(r, "enabled", s->rs->rules[i]->enabled);
+        cJSON_AddItemToArray(rules, r);
+        free(t);
+    }
+    cJSON *h = cJSON_AddArrayToObject(root, "history");
+    for (int i = 0; h && i < s->hist.n; i++) {
+        const qdb_history_entry *x = &s->hist.e[i];
+        cJSON *it = cJSON_CreateObject();
+        if (!it)
+            goto nomem;
+        cJSON_AddStringToObject(it, "label", x->label);
+        cJSON *rr = cJSON_AddArrayToObject(it, "rules");
+        for (int k = 0; rr && k < x->n_rules; k++)
+            cJSON_AddItemToArray(rr, cJSON_CreateString(x->rules[k]));
+        cJSON_AddNumberToObject(it, "score", x->score);
+        cJSON_AddNumberToObject(it, "float", x->float_score);
+        cJSON_AddItemToArray(h, it);
+    }
+    if (s->ready) {
+        cJSON *f = cJSON_AddObjectToObject(root, "figures");
+        if (f) {
+            cJSON_AddNumberToObject(f, "float", s->float_score);
+            cJSON_AddNumberToObject(f, "baseline", s->baseline);
+            cJSON_AddNumberToObject(f, "quantized", s->current);
+            cJSON_AddBoolToObject(f, "labelled", s->fr.labelled);
+        }
+    }
+    if (ui) {
+        cJSON *u = cJSON_AddObjectToObject(root, "ui");
+        if (u) {
+            if (ui->selected)
+                cJSON_AddStringToObject(u, "selected", ui->selected);
+            if (ui->sort)
+                cJSON_AddStringToObject(u, "sort", ui->sort);
+            if (ui->pane)
+                cJSON_AddStringToObject(u, "pane", ui->pane);
+            if (ui->filter)
+                cJSON_AddStringToObject(u, "filter", ui->filter);
+        }
+    }
+    return root;
+nomem:
+    cJSON_Delete(root);
+    qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    return NULL;
+}
+
+qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e)
+{
+    cJSON *j = save_json(s, &s->ui, e);
+    if (!j)
+        return e && e->code ? e->code : QDB_ERR_NOMEM;
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    qdb_atomic_file af;
+    qdb_status st = qdb_atomic_open(&af, path, e);
+    if (st == QDB_OK) {
+        if (fputs(text, af.f) == EOF || fputc('\n', af.f) == EOF) {
+            qdb_atomic_abort(&af);
+            st = qdb_err_set(e, QDB_ERR_IO, "%s: write failed", path);
+        } else {
+            st = qdb_atomic_commit(&af, e);
+        }
+    }
+    free(text);
+    return st;
+}
+
+/* ---- loading ---- */
+
+/* Field access with messages naming the file and the field. */
+typedef struct {
+    const char *file;
+    qdb_err *e;
+} ld;
+
+static qdb_status bad(ld *c, const char *field, const char *expected)
+{
+    return qdb_err_set(c->e, QDB_ERR_FORMAT, "%s: field '%s': expected %s", c->file, field,
+                       expected);
+}
+
+static const cJSON *need(ld *c, const cJSON *o, const char *key, const char *field, int type_ok,
+                         const char *expected, qdb_status *st)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || !type_ok) {
+        *st = bad(c, field, v ? expected : expected);
+        return NULL;
+    }
+    return v;
+}
+
+/* A string field (required unless opt), copied into *out. */
+static qdb_status get_string(ld *c, const cJSON *o, const char *key, const char *field, int opt,
+                             char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        if (opt)
+            return QDB_OK;
+        return bad(c, field, "a string (it is missing)");
+    }
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return bad(c, field, "a string");
+    if (!(*out = strdup(v->valuestring)))
+        return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+    return QDB_OK;
+}
+
+static qdb_status get_number(ld *c, const cJSON *o, const char *key, const char *field, double lo,
+                             double hi, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || !cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi) {
+        char what[96];
+        snprintf(what, sizeof what, "a number from %g to %g%s", lo, hi, v ? "" : " (it is missing)");
+        return bad(c, field, what);
+    }
+    *out = v->valuedouble;
+    return QDB_OK;
+}
+
+/* An array field with at most MAX_ITEMS entries (NULL *out when absent and
+ * optional). */
+static qdb_status get_array(ld *c, const cJSON *o, const char *key, const char *field, int opt,
+                            const cJSON **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    *out = NULL;
+    if (!v)
+        return opt ? QDB_OK : bad(c, field, "an array (it is missing)");
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > MAX_ITEMS)
+        return bad(c, field, "an array of at most 100000 entries");
+    *out = v;
+    return QDB_OK;
+}
+
+/* Version 0 files (written before "figures" and "ui" existed) had no
+ * "model" object but "model_path" and "model_sha256": rewrite them in
+ * place to the current layout. */
+static qdb_status migrate(ld *c, cJSON *root, int *version)
+{
+    if (*version == 0) {
+        cJSON *p = cJSON_DetachItemFromObjectCaseSensitive(root, "model_path");
+        cJSON *h = cJSON_DetachItemFromObjectCaseSensitive(root, "model_sha256");
+        cJSON *m = cJSON_CreateObject();
+        if (!m) {
+            cJSON_Delete(p);
+            cJSON_Delete(h);
+            return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+        }
+        if (p)
+            cJSON_AddItemToObject(m, "path", p);
+        if (h)
+            cJSON_AddItemToObject(m, "sha256", h);
+        cJSON_AddItemToObject(root, "model", m);
+        *version = 1;
+    }
+    return QDB_OK;
+}
+
+/* The model file a session names: as written, else beside the session file. */
+static char *resolve_model(const char *session_path, const char *model)
+{
+    struct stat sb;
+    if (model[0] == '/' || stat(model, &sb) == 0)
+        return strdup(model);
+    const char *slash = strrchr(session_path, '/');
+    if (!slash)
+        return strdup(model);
+    size_t n = (size_t)(slash - session_path) + 1 + strlen(model) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%.*s/%s", (int)(slash - session_path), session_path, model);
+    if (p && stat(p, &sb) != 0) {
+        free(p);
+        return strdup(model);
+    }
+    return p;
+}
+
+static qdb_status parse(ld *c, cJSON *root, const char *path, int check_model,
+                        qdb_session_desc *d)
+{
+    qdb_status st = QDB_OK;
+    if (!cJSON_IsObject(root))
+        return bad(c, "(top level)", "an object");
+    double ver;
+    const cJSON *vv = cJSON_GetObjectItemCaseSensitive(root, "qdb_session");
+    if (!vv)
+        return bad(c, "qdb_session", "the schema version (a number): this is not a qdb session file");
+    if ((st = get_number(c, root, "qdb_session", "qdb_session", 0, 1e9, &ver)) != QDB_OK)
+        return st;
+    if (ver != floor(ver) || ver > QDB_SESSION_VERSION)
+        return qdb_err_set(c->e, QDB_ERR_UNSUPPORTED,
+                           "%s: schema version %g is not one this qdb reads (0 to %d): written by "
+                           "a newer qdb?",
+                           c->file, ver, QDB_SESSION_VERSION);
+    d->version = (int)ver;
+    if ((st = migrate(c, root, &d->version)) != QDB_OK)
+        return st;
+    /* model */
+    const cJSON *m = need(c, root, "model", "model", cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "model")),
+                          "an object with path and sha256", &st);
+    if (!m)
+        return st;
+    char *mp = NULL;
+    if ((st = get_string(c, m, "path", "model.path", 0, &mp)) != QDB_OK ||
+        (st = get_string(c, m, "sha256", "model.sha256", 0, &d->sha256)) != QDB_OK) {
+        free(mp);
+        return st;
+    }
+    d->model = resolve_model(path, mp);
+    free(mp);
+    if (!d->model)
+        return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+    if (strlen(d->sha256) != 64 || strspn(d->sha256, "0123456789abcdef") != 64)
+        return bad(c, "model.sha256", "64 lowercase hexadecimal digits");
+    /* origin */
+    const cJSON *o;
+    if ((st = get_array(c, root, "origin", "origin", 1, &o)) != QDB_OK)
+        return st;
+    int no = o ? cJSON_GetArraySize(o) : 0;
+    if (!(d->origin = calloc((size_t)no + 1, sizeof *d->origin)))
+        return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < no; i++) {
+        const cJSON *it = cJSON_GetArrayItem(o, i);
+        if (!cJSON_IsString(it) || !it->valuestring)
+            return bad(c, "origin[]", "strings (command-line flags)");
+        if (!(d->origin[i] = strdup(it->valuestring)))
+            return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+        d->n_origin++;
+    }
+    /* config: every key known, values checked by the parameter parser */
+    qdb_quant_config_init(&d->cfg);
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
+    if (cfg && !cJSON_IsObject(cfg))
+        return bad(c, "config", "an object of parameter: value");
+    for (const cJSON *kv = cfg ? cfg->child : NULL; kv; kv = kv->next) {
+        char field[160];
+        snprintf(field, sizeof field, "config.%s", kv->string ? kv->string : "?");
+        if (!cJSON_IsString(kv) || !kv->valuestring)
+            return bad(c, field, "a string value");
+        qdb_err pe = {0};
+        if (qdb_quant_config_set(&d->cfg, kv->string, kv->valuestring, &pe) != QDB_OK)
+            return qdb_err_set(c->e, QDB_ERR_FORMAT, "%s: field '%s': %s", c->file, field, pe.msg);
+    }
+    qdb_err ce = {0};
+    if (qdb_quant_config_check(&d->cfg, &ce) != QDB_OK)
+        return qdb_err_set(c->e, QDB_ERR_FORMAT, "%s: field 'config': %s", c->file, ce.msg);
+    /* rules: parsed and checked like typed ones */
+    const cJSON *rules;
+    if ((st = get_array(c, root, "rules", "rules", 1, &rules)) != QDB_OK)
+        return st;
+    if (!(d->rs = qdb_ruleset_new()))
+        return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+    int nr = rules ? cJSON_GetArraySize(rules) : 0;
+    for (int i = 0; i < nr; i++) {
+        const cJSON *r = cJSON_GetArrayItem(rules, i);
+        char field[64];
+        snprintf(field, sizeof field, "rules[%d]", i);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "text");
+        const cJSON *en = cJSON_GetObjectItemCaseSensitive(r, "enabled");
+        if (!cJSON_IsObject(r) || !cJSON_IsString(t) || !t->valuestring || (en && !cJSON_IsBool(en)))
+            return bad(c, field, "an object {\"text\": RULE, \"enabled\": true|false}");
+        qdb_err re = {0};
+        qdb_rule *rule = qdb_rule_parse(t->valuestring, &re);
+        if (!rule || qdb_rule_check(rule, &re) != QDB_OK) {
+            qdb_rule_free(rule);
+            return qdb_err_set(c->e, QDB_ERR_FORMAT, "%s: field '%s.text': %s", c->file, field,
+                               re.msg);
+        }
+        rule->enabled = !en || cJSON_IsTrue(en);
+        if ((st = qdb_ruleset_add(d->rs, rule, c->e)) != QDB_OK)
+            return st;
+    }
+    /* history */
+    const cJSON *h;
+    if ((st = get_array(c, root, "history", "history", 1, &h)) != QDB_OK)
+        return st;
+    int nh = h ? cJSON_GetArraySize(h) : 0;
+    for (int i = 0; i < nh; i++) {
+        const cJSON *it = cJSON_GetArrayItem(h, i);
+        char field[64];
+        snprintf(field, sizeof field, "history[%d]", i);
+        if (!cJSON_IsObject(it))
+            return bad(c, field, "an object");
+        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(it, "label");
+        const cJSON *rr = cJSON_GetObjectItemCaseSensitive(it, "rules");
+        double score, fl;
+        char f2[96];
+        if (!cJSON_IsString(lab) || !lab->valuestring) {
+            snprintf(f2, sizeof f2, "%s.label", field);
+            return bad(c, f2, "a string");
+        }
+        if (!cJSON_IsArray(rr) || cJSON_GetArraySize(rr) > MAX_ITEMS) {
+            snprintf(f2, sizeof f2, "%s.rules", field);
+            return bad(c, f2, "an array of rule texts");
+        }
+        snprintf(f2, sizeof f2, "%s.score", field);
+        if ((st = get_number(c, it, "score", f2, 0, 1, &score)) != QDB_OK)
+            return st;
+        snprintf(f2, sizeof f2, "%s.float", field);
+        if ((st = get_number(c, it, "float", f2, 0, 1, &fl)) != QDB_OK)
+            return st;
+        int n = cJSON_GetArraySize(rr);
+        const char **texts = calloc((size_t)(n ? n : 1), sizeof *texts);
+        if (!texts)
+            return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+        for (int k = 0; k < n; k++) {
+            const cJSON *x = cJSON_GetArrayItem(rr, k);
+            if (!cJSON_IsString(x) || !x->valuestring) {
+                free(texts);
+                snprintf(f2, sizeof f2, "%s.rules[%d]", field, k);
+                return bad(c, f2, "a rule text");
+            }
+            texts[k] = x->valuestring;
+        }
+        st = qdb_history_add_texts(&d->hist, lab->valuestring, n, texts, score, fl, c->e);
+        free(texts);
+        if (st != QDB_OK)
+            return st;
+    }
+    /* figures (for comparison after resuming) */
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "figures");
+    if (f) {
+        if (!cJSON_IsObject(f))
+            return bad(c, "figures", "an object");
+        if ((st = get_number(c, f, "float", "figures.float", 0, 1, &d->float_score)) != QDB_OK ||
+            (st = get_number(c, f, "baseline", "figures.baseline", 0, 1, &d->baseline)) != QDB_OK ||
+            (st = get_number(c, f, "quantized", "figures.quantized", 0, 1, &d->current)) != QDB_OK)
+            return st;
+        d->have_figures = 1;
+    }
+    /* ui */
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "ui");
+    if (u) {
+        if (!cJSON_IsObject(u))
+            return bad(c, "ui", "an object");
+        if ((st = get_string(c, u, "selected", "ui.selected", 1, &d->ui.selected)) != QDB_OK ||
+            (st = get_string(c, u, "sort", "ui.sort", 1, &d->ui.sort)) != QDB_OK ||
+            (st = get_string(c, u, "pane", "ui.pane", 1, &d->ui.pane)) != QDB_OK ||
+            (st = get_string(c, u, "filter", "ui.filter", 1, &d->ui.filter)) != QDB_OK)
+            return st;
+    }
+    /* the model it was made with */
+    if (check_model) {
+        char now[65];
+        if ((st = qdb_file_sha256(d->model, now, c->e)) != QDB_OK) {
+            qdb_err_prefix(c->e, "%s: the session's model: ", c->file);
+            return st;
+        }
+        if (strcmp(now, d->sha256))
+            return qdb_err_set(c->e, QDB_ERR_INVALID,
+                               "%s: the model %s has changed since the session was saved "
+                               "(sha256 %.12s..., the session has %.12s...)",
+                               c->file, d->model, now, d->sha256);
+    }
+    return QDB_OK;
+}
+
+qdb_status qdb_session_load(const char *path, int check_model, qdb_session_desc *d, qdb_err *e)
+{
+    memset(d, 0, sizeof *d);
+    void *buf = NULL;
+    size_t len = 0;
+    qdb_status st = qdb_read_file(path, QDB_SESSION_MAX_BYTES, &buf, &len, e);
+    if (st != QDB_OK)
+        return st;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    if (!root) {
+        size_t at = end ? (size_t)(end - (const char *)buf) : 0;
+        st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: not valid JSON (%s at byte %zu of %zu)", path,
+                         at >= len ? "it ends early: truncated?" : "syntax error", at, len);
+        free(buf);
+        return st;
+    }
+    ld c = {path, e};
+    st = parse(&c, root, path, check_model, d);
+    cJSON_Delete(root);
+    free(buf);
+    if (st != QDB_OK)
+        qdb_session_desc_free(d);
+    return st;
+}
+
+void qdb_session_adopt_history(qdb_session *s, qdb_session_desc *d)
+{
+    qdb_history_clear(&s->hist);
+    s->hist = d->hist;
+    qdb_history_init(&d->hist);
+    s->generation++;
+}
