@@ -98,6 +98,11 @@ check "bisect reports its culprits" "'keep' adds the rule" 90
 check "bisect names the fragile layer" "culprits 7 /blocks/blocks.0/Add" 5
 at_prompt 'keep'
 check "keep adds the culprits' rule" "3 [x] name=/blocks/blocks.0/Add : act_quant=off" 60
+# save the session with s (sorted by SQNR first, to see the UI state come back)
+WORK=$(mktemp -d)
+tmux send-keys -t "$S" o
+at_prompt "save $WORK/inv.json"
+check "save writes the session" "saved $WORK/inv.json (3 rules" 10
 # help screen from the key table
 tmux send-keys -t "$S" '?'
 check "help lists keys and commands" "Commands (type ':' first)" 5
@@ -111,5 +116,18 @@ if screen | grep -q "Layers 35"; then
 else
     echo "tui-check: ok   the terminal is restored after quit"
 fi
+[ -e "$XDG_STATE_HOME/qdb/recovery/demo_mbv2.onnx.json" ] &&
+    { echo "tui-check: FAIL a clean quit left the recovery file"; fails=$((fails + 1)); } ||
+    echo "tui-check: ok   a clean quit removes the recovery file"
+# reopen the saved session: same rules, accuracy and sort, without any flag
+tmux kill-session -t "$S"
+tmux new-session -d -s "$S" -x 120 -y 40 "$QDB --session $WORK/inv.json; echo QDB-EXITED-\$?; sleep 60"
+check "the session resumes with its rules" "rules 3" 60
+check "and its accuracy" "quant 91.56% (-0.07)" 60
+check "and its sort" "sort: SQNR" 5
+check "and its history" "#4   requant" 5
+tmux send-keys -t "$S" q
+check "quit after resuming" "QDB-EXITED-0" 10
+rm -rf "$WORK"
 [ "$fails" = 0 ] && echo "tui-check: all passed" || echo "tui-check: $fails failed"
 [ "$fails" = 0 ]
