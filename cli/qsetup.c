@@ -302,6 +302,10 @@ qdb_session *qsetup_session(qsetup *s, int argc, char **argv, const char *skip,
     if (session) {
         /* the saved history goes on; the UI state is the front end's to apply */
         ss->resumed = 1;
+        /* the saved statistics instead of a calibration, when they fit */
+        qdb_err se = {0};
+        if (d->stats_path && qdb_session_load_stats(ss, d, &se) != QDB_OK)
+            fprintf(stderr, "qdb: note: %s; calibrating again\n", se.msg);
         qdb_session_adopt_history(ss, d);
         ss->ui = d->ui;
         memset(&d->ui, 0, sizeof d->ui);

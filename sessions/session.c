@@ -183,6 +183,7 @@ qdb_status qdb_session_prepare(qdb_session *s, qdb_session_progress progress, vo
         if ((st = qdb_dataset_rewind(s->dc, e)) != QDB_OK ||
             (st = qdb_qmodel_calibrate(s->q, s->dc, &ro, e)) != QDB_OK)
             return st;
+        s->calibrations++;
     }
     if ((st = qdb_ruleset_apply(s->rs, s->q, NULL, e)) != QDB_OK ||
         (st = qdb_qmodel_quantize(s->q, e)) != QDB_OK)

@@ -71,6 +71,7 @@ typedef struct qdb_session {
     char *save_path;          /* where `save` writes by default (NULL: derived
                                * from the model's name) */
     int resumed;              /* opened from a session file */
+    int calibrations;         /* calibration runs (resuming with statistics: none) */
     qdb_session_ui ui;        /* the front end's state, saved with the session
                                * (the TUI keeps it up to date) */
 } qdb_session;

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "atomic_file.h"
+#include "calib_stats.h"
 #include "onnx_import.h"
 #include "rule.h"
 
@@ -31,6 +33,7 @@ void qdb_session_desc_free(qdb_session_desc *d)
 {
     free(d->model);
     free(d->sha256);
+    free(d->stats_path);
     for (int i = 0; i < d->n_origin; i++)
         free(d->origin[i]);
     free(d->origin);
@@ -66,7 +69,18 @@ qdb_status qdb_file_sha256(const char *path, char out[65], qdb_err *e)
 
 /* ---- saving ---- */
 
-static cJSON *save_json(const qdb_session *s, const qdb_session_ui *ui, qdb_err *e)
+/* The sidecar's name: the session file's plus ".stats". */
+static char *stats_name(const char *path)
+{
+    size_t n = strlen(path) + 7;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s.stats", path);
+    return p;
+}
+
+static cJSON *save_json(const qdb_session *s, const qdb_session_ui *ui, const char *stats_file,
+                        size_t stats_bytes, uint32_t stats_crc, qdb_err *e)
 {
     char hash[65];
     if (qdb_file_sha256(s->model, hash, e) != QDB_OK)
@@ -127,6 +141,15 @@ static cJSON *save_json(const qdb_session *s, const qdb_session_ui *ui, qdb_err 
             cJSON_AddBoolToObject(f, "labelled", s->fr.labelled);
         }
     }
+    if (stats_file) {
+        cJSON *st = cJSON_AddObjectToObject(root, "stats");
+        if (st) {
+            const char *b = strrchr(stats_file, '/');
+            cJSON_AddStringToObject(st, "file", b ? b + 1 : stats_file);
+            cJSON_AddNumberToObject(st, "bytes", (double)stats_bytes);
+            cJSON_AddNumberToObject(st, "crc32", stats_crc);
+        }
+    }
     if (ui) {
         cJSON *u = cJSON_AddObjectToObject(root, "ui");
         if (u) {
@@ -149,7 +172,35 @@ nomem:
 
 qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e)
 {
-    cJSON *j = save_json(s, &s->ui, e);
+    /* the statistics first: the JSON that names them comes after */
+    char *sname = NULL;
+    size_t slen = 0;
+    uint32_t scrc = 0;
+    qdb_status st = QDB_OK;
+    if (s->q->calibrated) {
+        void *blob = NULL;
+        if (!(sname = stats_name(path)))
+            return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        if ((st = qdb_calib_stats_encode(s->q, &blob, &slen, e)) == QDB_OK) {
+            scrc = (uint32_t)crc32(0L, blob, (uInt)slen);
+            qdb_atomic_file af;
+            if ((st = qdb_atomic_open(&af, sname, e)) == QDB_OK) {
+                if (fwrite(blob, 1, slen, af.f) != slen) {
+                    qdb_atomic_abort(&af);
+                    st = qdb_err_set(e, QDB_ERR_IO, "%s: write failed", sname);
+                } else {
+                    st = qdb_atomic_commit(&af, e);
+                }
+            }
+        }
+        free(blob);
+        if (st != QDB_OK) {
+            free(sname);
+            return st;
+        }
+    }
+    cJSON *j = save_json(s, &s->ui, sname, slen, scrc, e);
+    free(sname);
     if (!j)
         return e && e->code ? e->code : QDB_ERR_NOMEM;
     char *text = cJSON_Print(j);
@@ -157,7 +208,7 @@ qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e)
     if (!text)
         return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
     qdb_atomic_file af;
-    qdb_status st = qdb_atomic_open(&af, path, e);
+    st = qdb_atomic_open(&af, path, e);
     if (st == QDB_OK) {
         if (fputs(text, af.f) == EOF || fputc('\n', af.f) == EOF) {
             qdb_atomic_abort(&af);
@@ -167,6 +218,25 @@ qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e)
         }
     }
     free(text);
+    return st;
+}
+
+qdb_status qdb_session_load_stats(qdb_session *s, const qdb_session_desc *d, qdb_err *e)
+{
+    if (!d->stats_path)
+        return qdb_err_set(e, QDB_ERR_INVALID, "the session has no statistics");
+    void *buf = NULL;
+    size_t len = 0;
+    qdb_status st = qdb_read_file(d->stats_path, (size_t)1 << 31, &buf, &len, e);
+    if (st != QDB_OK)
+        return st;
+    if ((double)len != d->stats_bytes || (uint32_t)crc32(0L, buf, (uInt)len) != d->stats_crc)
+        st = qdb_err_set(e, QDB_ERR_FORMAT,
+                         "%s: not the statistics this session was saved with (size or checksum)",
+                         d->stats_path);
+    else
+        st = qdb_calib_stats_decode(s->q, buf, len, d->stats_path, e);
+    free(buf);
     return st;
 }
 
@@ -448,6 +518,34 @@ static qdb_status parse(ld *c, cJSON *root, const char *path, int check_model,
             (st = get_string(c, u, "pane", "ui.pane", 1, &d->ui.pane)) != QDB_OK ||
             (st = get_string(c, u, "filter", "ui.filter", 1, &d->ui.filter)) != QDB_OK)
             return st;
+    }
+    /* the statistics' sidecar, beside the session file */
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "stats");
+    if (sc) {
+        char *file = NULL;
+        double crc;
+        if (!cJSON_IsObject(sc))
+            return bad(c, "stats", "an object {file, bytes, crc32}");
+        if ((st = get_string(c, sc, "file", "stats.file", 0, &file)) != QDB_OK)
+            return st;
+        if (strchr(file, '/') || !strcmp(file, "..")) {
+            free(file);
+            return bad(c, "stats.file", "a file name beside the session (no directories)");
+        }
+        if ((st = get_number(c, sc, "bytes", "stats.bytes", 20, 4294967296.0, &d->stats_bytes)) !=
+                QDB_OK ||
+            (st = get_number(c, sc, "crc32", "stats.crc32", 0, 4294967295.0, &crc)) != QDB_OK) {
+            free(file);
+            return st;
+        }
+        d->stats_crc = (uint32_t)crc;
+        const char *slash = strrchr(path, '/');
+        size_t n = (slash ? (size_t)(slash - path) + 1 : 0) + strlen(file) + 1;
+        if ((d->stats_path = malloc(n)))
+            snprintf(d->stats_path, n, "%.*s%s", slash ? (int)(slash - path) + 1 : 0, path, file);
+        free(file);
+        if (!d->stats_path)
+            return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
     }
     /* the model it was made with */
     if (check_model) {

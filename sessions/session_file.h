@@ -10,20 +10,27 @@
  *    "history": [...],                      every re-quantization
  *    "figures": {"float": .., "baseline": .., "quantized": .., "labelled": ..},
  *    "sensitivity": {...}, "bisect": {...}  the last results, when any
- *    "ui": {"selected": NAME, "sort": ..., "pane": ..., "filter": ...}}
+ *    "ui": {"selected": NAME, "sort": ..., "pane": ..., "filter": ...},
+ *    "stats": {"file": "NAME.stats", "bytes": N, "crc32": C}}
+ *
+ * The calibration statistics go to a binary sidecar beside the file
+ * (calib_stats.h: compressed, about 0.3 MB for the demo model), written
+ * before the JSON that names it with its checksum: resuming installs them
+ * instead of calibrating again, and a missing or mismatched sidecar only
+ * means calibrating again (the seeded selection gives the same figures).
  *
  * Saving writes atomically (temporary file, fsync, rename): a failed save
  * leaves the previous file as it was. Loading reads and checks everything
  * first (types, ranges, the rules' syntax, the model's hash) and either
  * returns a complete description or one message naming the file, the
  * field and what was expected; nothing is applied half-way. Resuming then
- * opens the model with the recorded flags, the configuration and the rules
- * (calibration runs again: the seeded selection makes it give the same
- * statistics) and restores the history and the UI state. */
+ * opens the model with the recorded flags, the configuration and the rules,
+ * installs the statistics and restores the history and the UI state. */
 #ifndef QDB_SESSION_FILE_H
 #define QDB_SESSION_FILE_H
 
 #include <cJSON.h>
+#include <stdint.h>
 
 #include "history.h"
 #include "quant_config.h"
@@ -47,6 +54,9 @@ typedef struct qdb_session_desc {
     int have_figures;
     double float_score, baseline, current;
     qdb_session_ui ui;
+    char *stats_path;         /* the calibration statistics' sidecar, NULL: none */
+    uint32_t stats_crc;       /* its CRC-32, as recorded */
+    double stats_bytes;
 } qdb_session_desc;
 
 void qdb_session_desc_free(qdb_session_desc *d);
@@ -61,6 +71,11 @@ qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e);
  * at d->model (relative paths are taken from the session file's
  * directory when not found from the current one) unless check_model is 0. */
 qdb_status qdb_session_load(const char *path, int check_model, qdb_session_desc *d, qdb_err *e);
+
+/* Install the sidecar's statistics into s (before qdb_session_prepare,
+ * which then does not calibrate). A missing, damaged or mismatched sidecar
+ * is an error that changes nothing: the caller may calibrate instead. */
+qdb_status qdb_session_load_stats(qdb_session *s, const qdb_session_desc *d, qdb_err *e);
 
 /* After the session was opened from d's model, origin, configuration and
  * rules and prepared: take d's history over (d keeps nothing of it). */
