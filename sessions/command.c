@@ -777,6 +777,11 @@ static qdb_status cmd_load(qdb_session *s, const char *args, qdb_session_progres
         s->hist = saved_hist;
     } else {
         qdb_history_clear(&saved_hist);
+        /* the history back through adopt, which also takes the file's
+         * sweep and bisection */
+        d.hist = s->hist;
+        qdb_history_init(&s->hist);
+        qdb_session_adopt_history(s, &d);
         qdb_session_ui_free(&s->ui);
         s->ui = d.ui;
         memset(&d.ui, 0, sizeof d.ui);

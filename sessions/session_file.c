@@ -34,6 +34,10 @@ void qdb_session_desc_free(qdb_session_desc *d)
     free(d->model);
     free(d->sha256);
     free(d->stats_path);
+    if (d->have_sens)
+        qdb_sensitivity_free(&d->sens);
+    if (d->have_bisect)
+        qdb_bisect_free(&d->bis);
     for (int i = 0; i < d->n_origin; i++)
         free(d->origin[i]);
     free(d->origin);
@@ -68,6 +72,91 @@ qdb_status qdb_file_sha256(const char *path, char out[65], qdb_err *e)
 }
 
 /* ---- saving ---- */
+
+/* Numbers that may be infinite or NaN (SQNR of an exact layer, top-1
+ * without labels): JSON has no such numbers, so they are strings. */
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddStringToObject(o, k, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
+static cJSON *score_json(const qdb_probe_score *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        add_num(o, "top1", p->top1);
+        add_num(o, "agreement", p->agreement);
+        add_num(o, "sqnr_db", p->sqnr_db);
+        add_num(o, "score", p->score);
+    }
+    return o;
+}
+
+static cJSON *ints_json(const int *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    return a;
+}
+
+static void add_sens(cJSON *root, const qdb_session *s)
+{
+    const qdb_sensitivity *sv = &s->sens;
+    cJSON *o = cJSON_AddObjectToObject(root, "sensitivity");
+    if (!o)
+        return;
+    cJSON_AddNumberToObject(o, "samples", (double)s->sens_n);
+    cJSON_AddNumberToObject(o, "evaluations", sv->evaluations);
+    cJSON_AddBoolToObject(o, "complete", sv->complete);
+    cJSON_AddItemToObject(o, "float", score_json(&sv->float_s));
+    cJSON_AddItemToObject(o, "quantized", score_json(&sv->quant));
+    cJSON *ls = cJSON_AddArrayToObject(o, "layers");
+    for (int i = 0; ls && i < sv->n; i++) {
+        cJSON *l = cJSON_CreateObject();
+        if (!l)
+            return;
+        cJSON_AddNumberToObject(l, "index", sv->layers[i].index);
+        cJSON_AddBoolToObject(l, "done", sv->layers[i].done);
+        cJSON_AddItemToObject(l, "only", score_json(&sv->layers[i].only));
+        cJSON_AddItemToObject(l, "all_but", score_json(&sv->layers[i].all_but));
+        cJSON_AddItemToArray(ls, l);
+    }
+}
+
+static void add_bisect(cJSON *root, const qdb_session *s)
+{
+    const qdb_bisect *b = &s->bis;
+    cJSON *o = cJSON_AddObjectToObject(root, "bisect");
+    if (!o)
+        return;
+    cJSON_AddNumberToObject(o, "samples", (double)s->bis_n);
+    cJSON_AddStringToObject(o, "raise", s->bis_raise == QDB_RAISE_16BIT ? "16" : "float");
+    cJSON_AddNumberToObject(o, "layers", b->n_layers);
+    add_num(o, "target", b->target);
+    cJSON_AddItemToObject(o, "float", score_json(&b->float_s));
+    cJSON_AddItemToObject(o, "quantized", score_json(&b->base));
+    cJSON_AddItemToObject(o, "final", score_json(&b->final));
+    cJSON_AddBoolToObject(o, "found", b->found);
+    cJSON_AddItemToObject(o, "culprits", ints_json(b->culprits, b->n_culprits));
+    cJSON *al = cJSON_AddArrayToObject(o, "alone");
+    for (int i = 0; al && i < b->n_culprits; i++)
+        cJSON_AddItemToArray(al, cJSON_CreateNumber(isfinite(b->alone[i]) ? b->alone[i] : 0));
+    cJSON *st = cJSON_AddArrayToObject(o, "steps");
+    for (int i = 0; st && i < b->n_steps; i++) {
+        cJSON *x = cJSON_CreateObject();
+        if (!x)
+            return;
+        cJSON_AddItemToObject(x, "raised", ints_json(b->steps[i].raised, b->steps[i].n_raised));
+        cJSON_AddItemToObject(x, "score", score_json(&b->steps[i].s));
+        cJSON_AddBoolToObject(x, "passed", b->steps[i].passed);
+        cJSON_AddItemToArray(st, x);
+    }
+    cJSON_AddNumberToObject(o, "evaluations", b->evaluations);
+}
 
 /* The sidecar's name: the session file's plus ".stats". */
 static char *stats_name(const char *path)
@@ -141,6 +230,10 @@ static cJSON *save_json(const qdb_session *s, const qdb_session_ui *ui, const ch
             cJSON_AddBoolToObject(f, "labelled", s->fr.labelled);
         }
     }
+    if (s->have_sens)
+        add_sens(root, s);
+    if (s->have_bisect)
+        add_bisect(root, s);
     if (stats_file) {
         cJSON *st = cJSON_AddObjectToObject(root, "stats");
         if (st) {
@@ -308,6 +401,186 @@ static qdb_status get_array(ld *c, const cJSON *o, const char *key, const char *
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > MAX_ITEMS)
         return bad(c, field, "an array of at most 100000 entries");
     *out = v;
+    return QDB_OK;
+}
+
+/* A number that may be written as "inf", "-inf" or "nan". */
+static qdb_status get_num_ext(ld *c, const cJSON *o, const char *key, const char *field,
+                              double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+        *out = v->valuedouble;
+        return QDB_OK;
+    }
+    if (cJSON_IsString(v) && v->valuestring) {
+        if (!strcmp(v->valuestring, "inf"))
+            *out = INFINITY;
+        else if (!strcmp(v->valuestring, "-inf"))
+            *out = -INFINITY;
+        else if (!strcmp(v->valuestring, "nan"))
+            *out = NAN;
+        else
+            return bad(c, field, "a number, \"inf\", \"-inf\" or \"nan\"");
+        return QDB_OK;
+    }
+    return bad(c, field, "a number, \"inf\", \"-inf\" or \"nan\"");
+}
+
+static qdb_status get_score(ld *c, const cJSON *o, const char *key, const char *field,
+                            qdb_probe_score *p)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    char f[160];
+    if (!cJSON_IsObject(v))
+        return bad(c, field, "an object {top1, agreement, sqnr_db, score}");
+    qdb_status st;
+    snprintf(f, sizeof f, "%s.top1", field);
+    if ((st = get_num_ext(c, v, "top1", f, &p->top1)) != QDB_OK)
+        return st;
+    snprintf(f, sizeof f, "%s.agreement", field);
+    if ((st = get_num_ext(c, v, "agreement", f, &p->agreement)) != QDB_OK)
+        return st;
+    snprintf(f, sizeof f, "%s.sqnr_db", field);
+    if ((st = get_num_ext(c, v, "sqnr_db", f, &p->sqnr_db)) != QDB_OK)
+        return st;
+    snprintf(f, sizeof f, "%s.score", field);
+    return get_number(c, v, "score", f, 0, 1, &p->score);
+}
+
+/* An array of layer indices in [0, n) (at most n of them). */
+static qdb_status get_indices(ld *c, const cJSON *o, const char *key, const char *field, int n,
+                              int **out, int *count)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > n)
+        return bad(c, field, "an array of layer indices");
+    int k = cJSON_GetArraySize(a);
+    if (!(*out = calloc((size_t)(k ? k : 1), sizeof **out)))
+        return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+    *count = 0;
+    for (int i = 0; i < k; i++) {
+        const cJSON *x = cJSON_GetArrayItem(a, i);
+        if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || x->valuedouble < 0 ||
+            x->valuedouble >= n)
+            return bad(c, field, "layer indices of the model");
+        (*out)[(*count)++] = (int)x->valuedouble;
+    }
+    return QDB_OK;
+}
+
+static qdb_status parse_sens(ld *c, const cJSON *o, qdb_session_desc *d)
+{
+    qdb_status st;
+    double v;
+    qdb_sensitivity *sv = &d->sens;
+    d->have_sens = 1;
+    if (!cJSON_IsObject(o))
+        return bad(c, "sensitivity", "an object");
+    if ((st = get_number(c, o, "samples", "sensitivity.samples", 0, 1e15, &v)) != QDB_OK)
+        return st;
+    d->sens_n = (int64_t)v;
+    if ((st = get_number(c, o, "evaluations", "sensitivity.evaluations", 0, 1e9, &v)) != QDB_OK)
+        return st;
+    sv->evaluations = (int)v;
+    const cJSON *cp = cJSON_GetObjectItemCaseSensitive(o, "complete");
+    sv->complete = cJSON_IsTrue(cp);
+    if ((st = get_score(c, o, "float", "sensitivity.float", &sv->float_s)) != QDB_OK ||
+        (st = get_score(c, o, "quantized", "sensitivity.quantized", &sv->quant)) != QDB_OK)
+        return st;
+    const cJSON *ls;
+    if ((st = get_array(c, o, "layers", "sensitivity.layers", 0, &ls)) != QDB_OK)
+        return st;
+    int n = cJSON_GetArraySize(ls);
+    if (!(sv->layers = calloc((size_t)(n ? n : 1), sizeof *sv->layers)))
+        return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const cJSON *l = cJSON_GetArrayItem(ls, i);
+        char f[96];
+        snprintf(f, sizeof f, "sensitivity.layers[%d]", i);
+        if (!cJSON_IsObject(l))
+            return bad(c, f, "an object");
+        char f2[128];
+        snprintf(f2, sizeof f2, "%s.index", f);
+        if ((st = get_number(c, l, "index", f2, 0, 1e7, &v)) != QDB_OK)
+            return st;
+        sv->layers[i].index = (int)v;
+        sv->layers[i].done = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "done"));
+        snprintf(f2, sizeof f2, "%s.only", f);
+        if ((st = get_score(c, l, "only", f2, &sv->layers[i].only)) != QDB_OK)
+            return st;
+        snprintf(f2, sizeof f2, "%s.all_but", f);
+        if ((st = get_score(c, l, "all_but", f2, &sv->layers[i].all_but)) != QDB_OK)
+            return st;
+        sv->n++;
+    }
+    return QDB_OK;
+}
+
+static qdb_status parse_bisect(ld *c, const cJSON *o, qdb_session_desc *d)
+{
+    qdb_status st;
+    double v;
+    qdb_bisect *b = &d->bis;
+    d->have_bisect = 1;
+    if (!cJSON_IsObject(o))
+        return bad(c, "bisect", "an object");
+    if ((st = get_number(c, o, "samples", "bisect.samples", 0, 1e15, &v)) != QDB_OK)
+        return st;
+    d->bis_n = (int64_t)v;
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "raise");
+    if (!cJSON_IsString(r) || (strcmp(r->valuestring, "float") && strcmp(r->valuestring, "16")))
+        return bad(c, "bisect.raise", "\"float\" or \"16\"");
+    d->bis_raise = !strcmp(r->valuestring, "16") ? QDB_RAISE_16BIT : QDB_RAISE_FLOAT;
+    if ((st = get_number(c, o, "layers", "bisect.layers", 0, 1e7, &v)) != QDB_OK)
+        return st;
+    b->n_layers = (int)v;
+    if ((st = get_num_ext(c, o, "target", "bisect.target", &b->target)) != QDB_OK ||
+        (st = get_score(c, o, "float", "bisect.float", &b->float_s)) != QDB_OK ||
+        (st = get_score(c, o, "quantized", "bisect.quantized", &b->base)) != QDB_OK ||
+        (st = get_score(c, o, "final", "bisect.final", &b->final)) != QDB_OK)
+        return st;
+    b->found = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "found"));
+    if ((st = get_indices(c, o, "culprits", "bisect.culprits", b->n_layers, &b->culprits,
+                          &b->n_culprits)) != QDB_OK)
+        return st;
+    const cJSON *al = cJSON_GetObjectItemCaseSensitive(o, "alone");
+    if (!cJSON_IsArray(al) || cJSON_GetArraySize(al) != b->n_culprits)
+        return bad(c, "bisect.alone", "one score per culprit");
+    if (!(b->alone = calloc((size_t)(b->n_culprits ? b->n_culprits : 1), sizeof *b->alone)))
+        return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < b->n_culprits; i++) {
+        const cJSON *x = cJSON_GetArrayItem(al, i);
+        if (!cJSON_IsNumber(x) || !(x->valuedouble >= 0 && x->valuedouble <= 1))
+            return bad(c, "bisect.alone", "scores from 0 to 1");
+        b->alone[i] = x->valuedouble;
+    }
+    const cJSON *steps;
+    if ((st = get_array(c, o, "steps", "bisect.steps", 0, &steps)) != QDB_OK)
+        return st;
+    int n = cJSON_GetArraySize(steps);
+    if (!(b->steps = calloc((size_t)(n ? n : 1), sizeof *b->steps)))
+        return qdb_err_set(c->e, QDB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(steps, i);
+        char f[96];
+        snprintf(f, sizeof f, "bisect.steps[%d]", i);
+        if (!cJSON_IsObject(x))
+            return bad(c, f, "an object");
+        qdb_bisect_step *sp = &b->steps[i];
+        b->n_steps++;
+        char f2[128];
+        snprintf(f2, sizeof f2, "%s.raised", f);
+        if ((st = get_indices(c, x, "raised", f2, b->n_layers, &sp->raised, &sp->n_raised)) != QDB_OK)
+            return st;
+        snprintf(f2, sizeof f2, "%s.score", f);
+        if ((st = get_score(c, x, "score", f2, &sp->s)) != QDB_OK)
+            return st;
+        sp->passed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "passed"));
+    }
+    if ((st = get_number(c, o, "evaluations", "bisect.evaluations", 0, 1e9, &v)) != QDB_OK)
+        return st;
+    b->evaluations = (int)v;
     return QDB_OK;
 }
 
@@ -519,6 +792,13 @@ static qdb_status parse(ld *c, cJSON *root, const char *path, int check_model,
             (st = get_string(c, u, "filter", "ui.filter", 1, &d->ui.filter)) != QDB_OK)
             return st;
     }
+    /* the last sweep and bisection */
+    const cJSON *sens = cJSON_GetObjectItemCaseSensitive(root, "sensitivity");
+    if (sens && (st = parse_sens(c, sens, d)) != QDB_OK)
+        return st;
+    const cJSON *bis = cJSON_GetObjectItemCaseSensitive(root, "bisect");
+    if (bis && (st = parse_bisect(c, bis, d)) != QDB_OK)
+        return st;
     /* the statistics' sidecar, beside the session file */
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "stats");
     if (sc) {
@@ -594,5 +874,40 @@ void qdb_session_adopt_history(qdb_session *s, qdb_session_desc *d)
     qdb_history_clear(&s->hist);
     s->hist = d->hist;
     qdb_history_init(&d->hist);
+    /* the sweep and the bisection, when they fit this model's layers */
+    int own = 0;
+    for (int L = 0; L < s->q->n_layers; L++)
+        own += s->q->layers[L].shift_of < 0;
+    int fits = d->have_sens && d->sens.n == own;
+    for (int i = 0; fits && i < d->sens.n; i++)
+        fits = d->sens.layers[i].index >= 0 && d->sens.layers[i].index < own;
+    int *rank = fits ? malloc((size_t)(own ? own : 1) * sizeof *rank) : NULL;
+    if (rank) {
+        qdb_sensitivity_rank(&d->sens, rank);
+        if (s->have_sens)
+            qdb_sensitivity_free(&s->sens);
+        free(s->sens_rank);
+        s->sens = d->sens;
+        s->sens_rank = rank;
+        s->sens_n = d->sens_n;
+        s->have_sens = 1;
+        memset(&d->sens, 0, sizeof d->sens);
+        d->have_sens = 0;
+    }
+    if (d->have_bisect && d->bis.n_layers == own) {
+        char *rule = d->bis.n_culprits ? qdb_bisect_rule(s->q, &d->bis, d->bis_raise) : NULL;
+        if (!d->bis.n_culprits || rule) {
+            if (s->have_bisect)
+                qdb_bisect_free(&s->bis);
+            free(s->bis_rule);
+            s->bis = d->bis;
+            s->bis_rule = rule;
+            s->bis_raise = d->bis_raise;
+            s->bis_n = d->bis_n;
+            s->have_bisect = 1;
+            memset(&d->bis, 0, sizeof d->bis);
+            d->have_bisect = 0;
+        }
+    }
     s->generation++;
 }

@@ -54,6 +54,13 @@ typedef struct qdb_session_desc {
     int have_figures;
     double float_score, baseline, current;
     qdb_session_ui ui;
+    int have_sens;            /* the last sensitivity sweep */
+    qdb_sensitivity sens;
+    int64_t sens_n;
+    int have_bisect;          /* the last bisection */
+    qdb_bisect bis;
+    qdb_raise_mode bis_raise;
+    int64_t bis_n;
     char *stats_path;         /* the calibration statistics' sidecar, NULL: none */
     uint32_t stats_crc;       /* its CRC-32, as recorded */
     double stats_bytes;
@@ -78,7 +85,8 @@ qdb_status qdb_session_load(const char *path, int check_model, qdb_session_desc 
 qdb_status qdb_session_load_stats(qdb_session *s, const qdb_session_desc *d, qdb_err *e);
 
 /* After the session was opened from d's model, origin, configuration and
- * rules and prepared: take d's history over (d keeps nothing of it). */
+ * rules: take d's history, sensitivity and bisection results over (d keeps
+ * nothing of them). */
 void qdb_session_adopt_history(qdb_session *s, qdb_session_desc *d);
 
 #endif
