@@ -34,21 +34,6 @@ const char cmd_plot_options[] =
     "  Beside each figure: its data (.dat) and gnuplot script (.gp); `gnuplot NAME.gp`\n"
     "  in DIR redraws it. Needs gnuplot (Debian: gnuplot-nox).\n" QSETUP_HELP;
 
-static int parse_size(const char *v, int *w, int *h)
-{
-    char *end;
-    long a = strtol(v, &end, 10);
-    if (end == v || (*end != 'x' && *end != 'X'))
-        return -1;
-    const char *p = end + 1;
-    long b = strtol(p, &end, 10);
-    if (end == p || *end || a < 64 || b < 64 || a > 10000 || b > 10000)
-        return -1;
-    *w = (int)a;
-    *h = (int)b;
-    return 0;
-}
-
 /* One figure: print what was written, or the error. 0 or 1 (failed). */
 static int report_fig(qdb_status st, const char *dir, const char *file, const qdb_err *e)
 {
@@ -98,7 +83,7 @@ int cmd_plot(int argc, char **argv)
             }
             po.format = (qdb_plot_format)f;
         } else if (!strcmp(a, "--size") && i + 1 < argc) {
-            if (parse_size(argv[++i], &po.width, &po.height)) {
+            if (qdb_plot_size_parse(argv[++i], &po.width, &po.height)) {
                 cli_error("plot: --size: '%s' is not WxH (64..10000 pixels each)", argv[i]);
                 goto out;
             }

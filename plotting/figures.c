@@ -837,3 +837,18 @@ qdb_status qdb_fig_history(qdb_gnuplot *gp, const char *dir, const qdb_history *
     free(names);
     return fig_finish(&f, gp, out, n, e);
 }
+
+int qdb_plot_size_parse(const char *v, int *w, int *h)
+{
+    char *end;
+    long a = strtol(v, &end, 10);
+    if (end == v || (*end != 'x' && *end != 'X'))
+        return -1;
+    const char *p = end + 1;
+    long b = strtol(p, &end, 10);
+    if (end == p || *end || a < 64 || b < 64 || a > 10000 || b > 10000)
+        return -1;
+    *w = (int)a;
+    *h = (int)b;
+    return 0;
+}

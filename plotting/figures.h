@@ -46,6 +46,9 @@ typedef struct qdb_plot_opts {
 
 void qdb_plot_opts_init(qdb_plot_opts *o);
 
+/* "WxH" (64..10000 pixels each) into *w, *h: 0, or -1 when malformed. */
+int qdb_plot_size_parse(const char *v, int *w, int *h);
+
 /* Each figure function writes DIR/BASE.dat and DIR/BASE.gp atomically and,
  * when gp is not NULL, renders DIR/BASE.<ext> through it (written under a
  * temporary name and renamed when gnuplot succeeded). `out` (n bytes)

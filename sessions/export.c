@@ -84,13 +84,7 @@ cJSON *qdb_export_spec_json(const qdb_session *s)
         return NULL;
     cJSON_AddNumberToObject(root, "qdb_quant_spec", 1);
     cJSON_AddStringToObject(root, "model", s->model);
-    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
-    for (int k = 0; cfg && k < qdb_config_key_count(); k++) {
-        char v[64];
-        const qdb_config_key *key = qdb_config_key_at(k);
-        qdb_quant_config_get(&s->q->cfg, key, v, sizeof v);
-        cJSON_AddStringToObject(cfg, key->name, v);
-    }
+    cJSON_AddItemToObject(root, "config", qdb_export_config_json(&s->q->cfg));
     cJSON *rules = cJSON_AddArrayToObject(root, "rules");
     for (int i = 0; rules && i < s->rs->n; i++)
         cJSON_AddItemToArray(rules, qdb_rule_to_json(s->rs->rules[i]));
@@ -107,6 +101,18 @@ cJSON *qdb_export_spec_json(const qdb_session *s)
     for (int L = 0; layers && L < s->q->n_layers; L++)
         cJSON_AddItemToArray(layers, layer_json(s->q, L));
     return root;
+}
+
+cJSON *qdb_export_config_json(const qdb_quant_config *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; o && k < qdb_config_key_count(); k++) {
+        char v[64];
+        const qdb_config_key *key = qdb_config_key_at(k);
+        qdb_quant_config_get(c, key, v, sizeof v);
+        cJSON_AddStringToObject(o, key->name, v);
+    }
+    return o;
 }
 
 /* Write text atomically. */

@@ -18,6 +18,9 @@
 
 #include "session.h"
 
+/* Every global parameter as {"name": "value", ...} (the text --set takes). */
+cJSON *qdb_export_config_json(const qdb_quant_config *c);
+
 /* The spec as a cJSON tree (caller frees); NULL on OOM. The session must be
  * quantized. */
 cJSON *qdb_export_spec_json(const qdb_session *s);

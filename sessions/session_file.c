@@ -15,6 +15,7 @@
 
 #include "atomic_file.h"
 #include "calib_stats.h"
+#include "export.h"
 #include "onnx_import.h"
 #include "rule.h"
 
@@ -186,13 +187,7 @@ static cJSON *save_json(const qdb_session *s, const qdb_session_ui *ui, const ch
     cJSON *o = cJSON_AddArrayToObject(root, "origin");
     for (int i = 0; o && i < s->n_origin; i++)
         cJSON_AddItemToArray(o, cJSON_CreateString(s->origin[i]));
-    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
-    for (int k = 0; cfg && k < qdb_config_key_count(); k++) {
-        char v[64];
-        const qdb_config_key *key = qdb_config_key_at(k);
-        qdb_quant_config_get(&s->q->cfg, key, v, sizeof v);
-        cJSON_AddStringToObject(cfg, key->name, v);
-    }
+    cJSON_AddItemToObject(root, "config", qdb_export_config_json(&s->q->cfg));
     cJSON *rules = cJSON_AddArrayToObject(root, "rules");
     for (int i = 0; rules && i < s->rs->n; i++) {
         char *t = qdb_rule_format(s->rs->rules[i]);

@@ -165,6 +165,27 @@ static void start_job(const char *line, const char *name)
 
 /* ---- the UI state in the session, autosave ---- */
 
+/* qdb's directory under $XDG_STATE_HOME (default ~/.local/state), plus
+ * `sub`, created with its parents (best effort). -1 when there is no home. */
+static int state_dir(char *dir, size_t n, const char *sub)
+{
+    const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (st && *st)
+        snprintf(dir, n, "%s/qdb%s", st, sub);
+    else if (home && *home)
+        snprintf(dir, n, "%s/.local/state/qdb%s", home, sub);
+    else
+        return -1;
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    mkdir(dir, 0700);
+    return 0;
+}
+
 static const char *const sort_names[SORT_COUNT] = {"order", "sqnr", "name"};
 static const char *const pane_names[PANE_COUNT] = {"layers", "rules", "history"};
 static char recovery_path[1100];
@@ -218,21 +239,9 @@ static void autosave(void)
  * that did not end cleanly. */
 static void setup_recovery(void)
 {
-    const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
     char dir[900];
-    if (st && *st)
-        snprintf(dir, sizeof dir, "%s/qdb/recovery", st);
-    else if (home && *home)
-        snprintf(dir, sizeof dir, "%s/.local/state/qdb/recovery", home);
-    else
+    if (state_dir(dir, sizeof dir, "/recovery"))
         return;
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0700);
-            *p = '/';
-        }
-    mkdir(dir, 0700);
     const char *b = strrchr(S->model, '/');
     b = b ? b + 1 : S->model;
     snprintf(recovery_path, sizeof recovery_path, "%s/%s.json", dir, b);
@@ -456,22 +465,9 @@ static void setup_readline(void)
     rl_readline_name = "qdb";
     using_history();
     /* history kept under the XDG state directory */
-    const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
     char dir[900];
-    if (st && *st)
-        snprintf(dir, sizeof dir, "%s/qdb", st);
-    else if (home && *home)
-        snprintf(dir, sizeof dir, "%s/.local/state/qdb", home);
-    else
+    if (state_dir(dir, sizeof dir, ""))
         return;
-    /* make the directory chain (best effort) */
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0700);
-            *p = '/';
-        }
-    mkdir(dir, 0700);
     snprintf(history_path, sizeof history_path, "%s/history", dir);
     if (read_history(history_path) != 0) {
         int fd = open(history_path, O_WRONLY | O_CREAT, 0600);
