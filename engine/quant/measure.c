@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "executor.h"
+#include "kernels.h"
 #include "quant_internal.h"
 
 #define QDB_MEASURE_BUDGET ((size_t)256 << 20)
@@ -30,21 +31,42 @@ typedef struct mctx {
     int failed;
 } mctx;
 
-static void compare(acc *a, const float *x, const float *y, size_t n, float unscale)
+/* Sums for the figures, in double, four partial sums each (vector lanes;
+ * the order of additions is fixed, so the result does not depend on the
+ * machine's vector width). */
+QDB_MULTIVERSION static void compare(acc *a, const float *x, const float *y, size_t n,
+                                     float unscale)
 {
-    double xx = 0, yy = 0, xy = 0, dd = 0;
-    for (size_t i = 0; i < n; i++) {
+    double xx[4] = {0}, yy[4] = {0}, xy[4] = {0}, dd[4] = {0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) {
+            double xv = x[i + k], yv = (double)y[i + k] * unscale;
+            xx[k] += xv * xv;
+            yy[k] += yv * yv;
+            xy[k] += xv * yv;
+            dd[k] += (xv - yv) * (xv - yv);
+        }
+    for (; i < n; i++) {
         double xv = x[i], yv = (double)y[i] * unscale;
-        xx += xv * xv;
-        yy += yv * yv;
-        xy += xv * yv;
-        dd += (xv - yv) * (xv - yv);
+        xx[0] += xv * xv;
+        yy[0] += yv * yv;
+        xy[0] += xv * yv;
+        dd[0] += (xv - yv) * (xv - yv);
     }
-    a->xx += xx;
-    a->yy += yy;
-    a->xy += xy;
-    a->dd += dd;
+    a->xx += (xx[0] + xx[1]) + (xx[2] + xx[3]);
+    a->yy += (yy[0] + yy[1]) + (yy[2] + yy[3]);
+    a->xy += (xy[0] + xy[1]) + (xy[2] + xy[3]);
+    a->dd += (dd[0] + dd[1]) + (dd[2] + dd[3]);
     a->n += (double)n;
+}
+
+/* Values that are no layer's output (the gate inside a fused SiLU) need
+ * not be computed: the executor may fuse them away. */
+static int not_a_layer(void *user, const qdb_graph *g, int v)
+{
+    const qdb_qmodel *q = user;
+    return v < 0 || v >= q->n_map || q->layer_of_value[v] < 0;
 }
 
 static int hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t)
@@ -141,8 +163,10 @@ qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qd
     }
     qdb_exec_set_hook(xf, hook, &c);
     qdb_exec_hook_inputs(xf, 1);
+    qdb_exec_set_fusion(xf, 1, not_a_layer, q);
     qdb_exec_set_hook(xq, hook, &c);
     qdb_exec_hook_inputs(xq, 1);
+    qdb_exec_set_fusion(xq, 1, not_a_layer, q);
     int64_t total = qdb_dataset_count(d), done = 0;
     if (n > 0 && n < total)
         total = n;
