@@ -771,7 +771,9 @@ static qdb_status cmd_load(qdb_session *s, const char *args, qdb_session_progres
     s->hist = d.hist;
     qdb_history_init(&d.hist);
     out(r, "loaded %s: %d rules, %d history entries\n", path, s->rs->n, s->hist.n);
+    s->quiet_requant = 1; /* the loaded history ends with this configuration */
     st = finish_change(s, &sv, progress, user, r, e);
+    s->quiet_requant = 0;
     if (st != QDB_OK) {
         qdb_history_clear(&s->hist);
         s->hist = saved_hist;

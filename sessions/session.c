@@ -147,7 +147,9 @@ qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, vo
     }
     /* one history entry per re-quantization: the rules in force, the score
      * (a resumed session's first one repeats the saved history's last) */
-    if (!(s->resumed && !s->ready) &&
+    int quiet = (s->resumed && !s->ready) || s->quiet_requant;
+    s->quiet_requant = 0;
+    if (!quiet &&
         (st = qdb_history_add(&s->hist, s->ready ? "requant" : "start", s->rs, -1, re.current,
                               s->float_score, e)) != QDB_OK) {
         free(matches);

@@ -72,6 +72,8 @@ typedef struct qdb_session {
                                * from the model's name) */
     int resumed;              /* opened from a session file */
     int calibrations;         /* calibration runs (resuming with statistics: none) */
+    int quiet_requant;        /* the next re-quantization adds no history entry
+                               * (it repeats a loaded history's last) */
     qdb_session_ui ui;        /* the front end's state, saved with the session
                                * (the TUI keeps it up to date) */
 } qdb_session;

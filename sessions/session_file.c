@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "atomic_file.h"
@@ -159,14 +160,39 @@ static void add_bisect(cJSON *root, const qdb_session *s)
     cJSON_AddNumberToObject(o, "evaluations", b->evaluations);
 }
 
-/* The sidecar's name: the session file's plus ".stats". */
-static char *stats_name(const char *path)
+/* The sidecar's name: the session file's plus its content's CRC-32 and
+ * ".stats". A save never overwrites the sidecar the previous file names:
+ * until the new JSON is in place, the old JSON and its sidecar still go
+ * together. */
+static char *stats_name(const char *path, uint32_t crc)
 {
-    size_t n = strlen(path) + 7;
+    size_t n = strlen(path) + 32;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s.stats", path);
+        snprintf(p, n, "%s.%08x.stats", path, crc);
     return p;
+}
+
+/* The sidecar an existing session file names (its full path), or NULL. */
+static char *old_sidecar(const char *path)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    if (qdb_read_file(path, QDB_SESSION_MAX_BYTES, &buf, &len, NULL) != QDB_OK)
+        return NULL;
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    free(buf);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, "stats"), "file");
+    char *out = NULL;
+    if (cJSON_IsString(f) && f->valuestring && !strchr(f->valuestring, '/')) {
+        const char *slash = strrchr(path, '/');
+        size_t n = (slash ? (size_t)(slash - path) + 1 : 0) + strlen(f->valuestring) + 1;
+        if ((out = malloc(n)))
+            snprintf(out, n, "%.*s%s", slash ? (int)(slash - path) + 1 : 0, path, f->valuestring);
+    }
+    cJSON_Delete(root);
+    return out;
 }
 
 static cJSON *save_json(const qdb_session *s, const qdb_session_ui *ui, const char *stats_file,
@@ -260,41 +286,47 @@ nomem:
 
 qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e)
 {
-    /* the statistics first: the JSON that names them comes after */
-    char *sname = NULL;
+    /* the statistics first, under a name of their own; then the JSON that
+     * names them; then the sidecar the previous file named goes */
+    char *sname = NULL, *old = old_sidecar(path);
     size_t slen = 0;
     uint32_t scrc = 0;
     qdb_status st = QDB_OK;
     if (s->q->calibrated) {
         void *blob = NULL;
-        if (!(sname = stats_name(path)))
-            return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         if ((st = qdb_calib_stats_encode(s->q, &blob, &slen, e)) == QDB_OK) {
             scrc = (uint32_t)crc32(0L, blob, (uInt)slen);
-            qdb_atomic_file af;
-            if ((st = qdb_atomic_open(&af, sname, e)) == QDB_OK) {
-                if (fwrite(blob, 1, slen, af.f) != slen) {
-                    qdb_atomic_abort(&af);
-                    st = qdb_err_set(e, QDB_ERR_IO, "%s: write failed", sname);
-                } else {
-                    st = qdb_atomic_commit(&af, e);
+            if (!(sname = stats_name(path, scrc))) {
+                st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+            } else {
+                qdb_atomic_file af;
+                if ((st = qdb_atomic_open(&af, sname, e)) == QDB_OK) {
+                    if (fwrite(blob, 1, slen, af.f) != slen) {
+                        qdb_atomic_abort(&af);
+                        st = qdb_err_set(e, QDB_ERR_IO, "%s: write failed", sname);
+                    } else {
+                        st = qdb_atomic_commit(&af, e);
+                    }
                 }
+                if (st != QDB_OK)
+                    qdb_err_prefix(e, "saving %s: ", path);
             }
         }
         free(blob);
-        if (st != QDB_OK) {
-            free(sname);
-            return st;
-        }
+        if (st != QDB_OK)
+            goto done;
     }
     cJSON *j = save_json(s, &s->ui, sname, slen, scrc, e);
-    free(sname);
-    if (!j)
-        return e && e->code ? e->code : QDB_ERR_NOMEM;
+    if (!j) {
+        st = e && e->code ? e->code : QDB_ERR_NOMEM;
+        goto failed;
+    }
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
-    if (!text)
-        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    if (!text) {
+        st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        goto failed;
+    }
     qdb_atomic_file af;
     st = qdb_atomic_open(&af, path, e);
     if (st == QDB_OK) {
@@ -306,6 +338,18 @@ qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e)
         }
     }
     free(text);
+    if (st != QDB_OK)
+        goto failed;
+    if (old && (!sname || strcmp(old, sname)))
+        unlink(old); /* nothing names it any more */
+    goto done;
+failed:
+    /* the previous file stays, with the sidecar it names */
+    if (sname && (!old || strcmp(old, sname)))
+        unlink(sname);
+done:
+    free(sname);
+    free(old);
     return st;
 }
 
@@ -347,7 +391,7 @@ static const cJSON *need(ld *c, const cJSON *o, const char *key, const char *fie
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || !type_ok) {
-        *st = bad(c, field, v ? expected : expected);
+        *st = bad(c, field, expected);
         return NULL;
     }
     return v;
@@ -637,7 +681,8 @@ static qdb_status parse(ld *c, cJSON *root, const char *path, int check_model,
         return st;
     if (ver != floor(ver) || ver > QDB_SESSION_VERSION)
         return qdb_err_set(c->e, QDB_ERR_UNSUPPORTED,
-                           "%s: schema version %g is not one this qdb reads (0 to %d): written by "
+                           "%s: field 'qdb_session': schema version %g is not one this qdb reads "
+                           "(0 to %d): written by "
                            "a newer qdb?",
                            c->file, ver, QDB_SESSION_VERSION);
     d->version = (int)ver;
@@ -851,7 +896,7 @@ qdb_status qdb_session_load(const char *path, int check_model, qdb_session_desc 
     if (!root) {
         size_t at = end ? (size_t)(end - (const char *)buf) : 0;
         st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: not valid JSON (%s at byte %zu of %zu)", path,
-                         at >= len ? "it ends early: truncated?" : "syntax error", at, len);
+                         at + 1 >= len ? "it ends early: truncated?" : "syntax error", at, len);
         free(buf);
         return st;
     }

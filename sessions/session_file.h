@@ -11,11 +11,12 @@
  *    "figures": {"float": .., "baseline": .., "quantized": .., "labelled": ..},
  *    "sensitivity": {...}, "bisect": {...}  the last results, when any
  *    "ui": {"selected": NAME, "sort": ..., "pane": ..., "filter": ...},
- *    "stats": {"file": "NAME.stats", "bytes": N, "crc32": C}}
+ *    "stats": {"file": "NAME.CRC.stats", "bytes": N, "crc32": C}}
  *
  * The calibration statistics go to a binary sidecar beside the file
- * (calib_stats.h: compressed, about 0.3 MB for the demo model), written
- * before the JSON that names it with its checksum: resuming installs them
+ * (calib_stats.h: compressed, about 0.45 MB for the demo model), named by
+ * its checksum and written before the JSON that names it (the previous one
+ * is removed after): resuming installs them
  * instead of calibrating again, and a missing or mismatched sidecar only
  * means calibrating again (the seeded selection gives the same figures).
  *
