@@ -173,6 +173,17 @@ static char *stats_name(const char *path, uint32_t crc)
     return p;
 }
 
+/* Is `side` a sidecar of the session file `path` (PATH.XXXXXXXX.stats in
+ * the same directory)? A copied or hand-edited session may name another
+ * file: that one is never removed. */
+static int own_sidecar(const char *path, const char *side)
+{
+    size_t n = strlen(path);
+    if (strncmp(side, path, n) || side[n] != '.' || strlen(side + n) != 15)
+        return 0;
+    return strspn(side + n + 1, "0123456789abcdef") == 8 && !strcmp(side + n + 9, ".stats");
+}
+
 /* The sidecar an existing session file names (its full path), or NULL. */
 static char *old_sidecar(const char *path)
 {
@@ -340,7 +351,7 @@ qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e)
     free(text);
     if (st != QDB_OK)
         goto failed;
-    if (old && (!sname || strcmp(old, sname)))
+    if (old && (!sname || strcmp(old, sname)) && own_sidecar(path, old))
         unlink(old); /* nothing names it any more */
     goto done;
 failed:
