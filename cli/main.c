@@ -21,8 +21,9 @@ typedef struct command {
 
 static const command commands[] = {
     {"tui", cmd_tui, "MODEL.onnx [data flags] [--rule RULE] [--rules FILE] [--set key=value]",
-     "the interactive debugger (also: qdb MODEL.onnx); ? inside lists keys and commands", NULL},
-    {"run", cmd_run, "SCRIPT|- MODEL.onnx [--keep-going] [--echo] [data flags] [--rule ...] [--set ...]",
+     "the interactive debugger (also: qdb MODEL.onnx; qdb --session FILE resumes a saved one);\n"
+     "      ? inside lists keys and commands", NULL},
+    {"run", cmd_run, "SCRIPT|- MODEL.onnx|--session FILE [--keep-going] [--echo] [data flags] ...",
      "batch mode: the TUI's commands from a file (one per line, '#' comments)",
      "  --keep-going  run every command even after a failure (exit 1 if any failed)\n"
      "  --echo        print each command before its output\n"
