@@ -217,17 +217,30 @@ int qsetup_origin_argv(int argc, char **argv, const char *model, const char *ski
 int qsetup_from_session(qsetup *s, const char *path, qdb_session_desc *d)
 {
     qdb_err e = {0};
-    if (qdb_session_load(path, 1, d, &e) != QDB_OK) {
+    /* a model given on the command line stands for the recorded one (a
+     * moved copy) when its content is the same */
+    if (qdb_session_load(path, s->model == NULL, d, &e) != QDB_OK) {
         cli_error("%s", e.msg);
         return -1;
     }
-    if (s->model && strcmp(s->model, d->model)) {
-        char a[65], b[65];
-        if (qdb_file_sha256(s->model, a, &e) != QDB_OK || qdb_file_sha256(d->model, b, &e) != QDB_OK ||
-            strcmp(a, b)) {
-            cli_error("%s: the session is for %s, not %s", path, d->model, s->model);
+    if (s->model) {
+        char a[65];
+        if (qdb_file_sha256(s->model, a, &e) != QDB_OK) {
+            cli_error("%s", e.msg);
             return -1;
         }
+        if (strcmp(a, d->sha256)) {
+            cli_error("%s: the session is for %s (sha256 %.12s...), not %s (%.12s...)", path,
+                      d->model, d->sha256, s->model, a);
+            return -1;
+        }
+        char *m = strdup(s->model);
+        if (!m) {
+            cli_error("out of memory");
+            return -1;
+        }
+        free(d->model);
+        d->model = m;
     }
     if (s->rs->n || s->n_rule_files) {
         cli_error("%s: give rules inside the session (the rule command), not with --rule/--rules",

@@ -284,7 +284,13 @@ int qdb_filter_matches(const qdb_filter *f, const qdb_qmodel *q, int index)
 {
     if (!f || !q || index < 0 || index >= q->n_layers)
         return 0;
-    const qdb_qlayer *l = &q->layers[index];
+    return qdb_filter_matches_layer(f, &q->layers[index], index);
+}
+
+int qdb_filter_matches_layer(const qdb_filter *f, const qdb_qlayer *l, int index)
+{
+    if (!f || !l)
+        return 0;
     switch (f->kind) {
     case QDB_FILTER_ALL: return 1;
     case QDB_FILTER_TYPE: return f->text && type_matches(f->text, l);
@@ -292,9 +298,11 @@ int qdb_filter_matches(const qdb_filter *f, const qdb_qmodel *q, int index)
     case QDB_FILTER_SCOPE: return f->text && l->name && strstr(l->name, f->text) != NULL;
     case QDB_FILTER_REGEX: return f->re && l->name && !regexec(f->re, l->name, 0, NULL, 0);
     case QDB_FILTER_INDEX: return index >= f->lo && index <= f->hi;
-    case QDB_FILTER_AND: return qdb_filter_matches(f->a, q, index) && qdb_filter_matches(f->b, q, index);
-    case QDB_FILTER_OR: return qdb_filter_matches(f->a, q, index) || qdb_filter_matches(f->b, q, index);
-    case QDB_FILTER_NOT: return !qdb_filter_matches(f->a, q, index);
+    case QDB_FILTER_AND:
+        return qdb_filter_matches_layer(f->a, l, index) && qdb_filter_matches_layer(f->b, l, index);
+    case QDB_FILTER_OR:
+        return qdb_filter_matches_layer(f->a, l, index) || qdb_filter_matches_layer(f->b, l, index);
+    case QDB_FILTER_NOT: return !qdb_filter_matches_layer(f->a, l, index);
     }
     return 0;
 }

@@ -82,6 +82,9 @@ void qdb_rule_free(qdb_rule *r);
 
 /* Does the filter select layer `index` of q? */
 int qdb_filter_matches(const qdb_filter *f, const qdb_qmodel *q, int index);
+/* The same for layer l at table position `index` (the model's own layers'
+ * positions, which a quantized model's correction layers do not shift). */
+int qdb_filter_matches_layer(const qdb_filter *f, const qdb_qlayer *l, int index);
 
 /* Check the op types a rule names against the types qdb knows (every
  * registered operator, the fused groups' names such as "Conv+Relu",

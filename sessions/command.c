@@ -119,7 +119,31 @@ static char *next_arg(const char **p, int *bad)
     return o;
 }
 
-/* A layer named by its exact name or its table index. */
+/* The model's own layers (those rules, sensitivity and bisect number:
+ * a quantized model's correction layers have no number). */
+static int own_count(const qdb_session *s)
+{
+    return s->q->n_base_layers;
+}
+
+/* The bits the activation is quantized with: the quantizer's (shift-negative
+ * correction moves a layer to 16), else the configuration's. */
+static int act_bits_of(const qdb_qlayer *l)
+{
+    return l->act_active ? l->act_qp.n_bits : l->act.n_bits;
+}
+
+/* The own-layer number of q->layers[L], or -1 for a correction layer. */
+static int own_index(const qdb_session *s, int L)
+{
+    for (int i = 0; i < own_count(s); i++)
+        if (qdb_session_layer_of_own(s, i) == L)
+            return i;
+    return -1;
+}
+
+/* A layer named by its exact name or its number (the `#` column), as a
+ * position in q->layers. */
 static int find_layer(const qdb_session *s, const char *arg, qdb_err *e)
 {
     int L = qdb_session_find_layer(s, arg);
@@ -127,11 +151,27 @@ static int find_layer(const qdb_session *s, const char *arg, qdb_err *e)
         return L;
     char *end;
     long v = strtol(arg, &end, 10);
-    if (*arg && !*end && v >= 0 && v < s->q->n_layers)
-        return (int)v;
-    qdb_err_set(e, QDB_ERR_INVALID, "no layer '%s' (give its name as in 'layers', or its index 0..%d)",
-                arg, s->q->n_layers - 1);
+    if (*arg && !*end && v >= 0 && v < own_count(s))
+        return qdb_session_layer_of_own(s, (int)v);
+    qdb_err_set(e, QDB_ERR_INVALID, "no layer '%s' (give its name as in 'layers', or its number 0..%d)",
+                arg, own_count(s) - 1);
     return -1;
+}
+
+/* How many own layers a rule's filter selects, listing them when r is
+ * not NULL. */
+static int count_matches(const qdb_session *s, const qdb_rule *rule, qdb_cmd_result *r)
+{
+    int n = 0;
+    for (int i = 0; i < own_count(s); i++) {
+        const qdb_qlayer *l = qdb_qmodel_own_layer(s->q, i);
+        if (!l || !qdb_filter_matches_layer(rule->filter, l, i))
+            continue;
+        if (r)
+            out(r, "%4d  %-44s %s\n", i, l->name, l->op);
+        n++;
+    }
+    return n;
 }
 
 /* The rule number N of "enable N" etc. (1-based), as an index. */
@@ -201,9 +241,7 @@ static qdb_status add_rule(qdb_session *s, const char *text, qdb_session_progres
         qdb_rule_free(rule);
         return cst;
     }
-    int n = 0;
-    for (int i = 0; i < s->q->n_layers; i++)
-        n += qdb_filter_matches(rule->filter, s->q, i);
+    int n = count_matches(s, rule, NULL);
     saved_state sv;
     qdb_status st = save_state(s, &sv, e);
     if (st == QDB_OK)
@@ -262,13 +300,8 @@ static qdb_status cmd_match(qdb_session *s, const char *args, qdb_session_progre
                 return e->code;
         }
     }
-    int n = 0;
-    for (int i = 0; i < s->q->n_layers; i++)
-        if (qdb_filter_matches(rule->filter, s->q, i)) {
-            out(r, "%4d  %-44s %s\n", i, s->q->layers[i].name, s->q->layers[i].op);
-            n++;
-        }
-    out(r, "%d of %d layers match%s\n", n, s->q->n_layers, n ? "" : " (warning: none)");
+    int n = count_matches(s, rule, r);
+    out(r, "%d of %d layers match%s\n", n, own_count(s), n ? "" : " (warning: none)");
     qdb_rule_free(rule);
     return QDB_OK;
 }
@@ -472,7 +505,7 @@ static qdb_status cmd_sensitivity(qdb_session *s, const char *args, qdb_session_
     for (int k = 0; k < sv->n && k < 10; k++) {
         const qdb_sens_layer *l = &sv->layers[s->sens_rank[k]];
         int L = qdb_session_layer_of_own(s, l->index);
-        out(r, "%4d  %-44s %11.2f%% %11.2f%% %+9.2f\n", L, L >= 0 ? s->q->layers[L].name : "?",
+        out(r, "%4d  %-44s %11.2f%% %11.2f%% %+9.2f\n", l->index, L >= 0 ? s->q->layers[L].name : "?",
             100.0 * l->only.score, 100.0 * l->all_but.score,
             100.0 * (l->all_but.score - sv->quant.score));
     }
@@ -529,7 +562,8 @@ static qdb_status cmd_bisect(qdb_session *s, const char *args, qdb_session_progr
     } else {
         for (int i = 0; i < b->n_culprits; i++) {
             int L = qdb_session_layer_of_own(s, b->culprits[i]);
-            out(r, "  culprit %4d  %-44s alone: %.2f %%\n", L, L >= 0 ? s->q->layers[L].name : "?",
+            out(r, "  culprit %4d  %-44s alone: %.2f %%\n", b->culprits[i],
+                L >= 0 ? s->q->layers[L].name : "?",
                 100.0 * b->alone[i]);
         }
         out(r, "  rule: %s\n", s->bis_rule);
@@ -839,8 +873,12 @@ static qdb_status cmd_layers(qdb_session *s, const char *args, qdb_session_progr
                      l->act_qp.method == QDB_QM_UNIFORM ? l->act_qp.max : l->act_qp.threshold);
         if (l->w_value >= 0 && l->wcfg.enabled)
             snprintf(w, sizeof w, "%d%s", l->wcfg.n_bits, l->prov[QDB_LA_W_BITS] >= 0 ? "*" : "");
-        out(r, "%4d  %-40s %-14s %3d%s %9s %4s %-9s%s %8.2f %8.2f %7.3f\n", i, l->name, l->op,
-            l->act.n_bits, l->prov[QDB_LA_ACT_BITS] >= 0 ? "*" : " ", thr, w,
+        char num[16] = "   -"; /* correction layers have no number */
+        int k = own_index(s, i);
+        if (k >= 0)
+            snprintf(num, sizeof num, "%4d", k);
+        out(r, "%s  %-40s %-14s %3d%s %9s %4s %-9s%s %8.2f %8.2f %7.3f\n", num, l->name, l->op,
+            act_bits_of(l), l->prov[QDB_LA_ACT_BITS] >= 0 ? "*" : " ", thr, w,
             qdb_error_method_name(l->act.error_method), l->prov[QDB_LA_ACT_ERROR] >= 0 ? "*" : " ",
             l->m.valid ? l->m.sqnr_own_db : NAN, l->m.valid ? l->m.sqnr_db : NAN,
             l->m.valid ? 100.0 * l->m.clipped_fraction : NAN);
@@ -863,10 +901,16 @@ static qdb_status cmd_layer(qdb_session *s, const char *args, qdb_session_progre
     if (L < 0)
         return e->code;
     const qdb_qlayer *l = &s->q->layers[L];
-    out(r, "layer %d  %s  (%s)\n", L, l->name, l->op);
-    out(r, "activation  %d bits %s %s, error method %s%s\n", l->act.n_bits,
+    int k = own_index(s, L);
+    if (k >= 0)
+        out(r, "layer %d  %s  (%s)\n", k, l->name, l->op);
+    else
+        out(r, "layer -  %s  (%s, added by a correction: no number, rules do not select it)\n",
+            l->name, l->op);
+    out(r, "activation  %d bits %s %s, error method %s%s%s\n", act_bits_of(l),
         qdb_quant_method_name(l->act.method), l->act_signed ? "signed" : "unsigned",
-        qdb_error_method_name(l->act.error_method), l->act_active ? "" : " (kept in float)");
+        qdb_error_method_name(l->act.error_method), l->act_active ? "" : " (kept in float)",
+        l->snc_applied ? " (shift-negative correction: 16 bits)" : "");
     for (int m = 0; m < QDB_EM_COUNT; m++)
         out(r, "  %-11s threshold %.6g%s\n", qdb_error_method_name((qdb_error_method)m),
             l->thr_by_method[m], (int)l->act.error_method == m ? "  <- active" : "");

@@ -2,6 +2,7 @@
  * session_file.h). Loading never trusts the file: every field is checked
  * for its type and range before anything is built, sizes are bounded, and
  * the first problem is reported with the file and the field's path. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "session_file.h"
 
 #include <errno.h>
@@ -219,7 +220,10 @@ static cJSON *save_json(const qdb_session *s, const qdb_session_ui *ui, const ch
     cJSON *m = cJSON_AddObjectToObject(root, "model");
     if (!m)
         goto nomem;
-    cJSON_AddStringToObject(m, "path", s->model);
+    /* absolute, so that the session opens from any directory */
+    char *abs = realpath(s->model, NULL);
+    cJSON_AddStringToObject(m, "path", abs ? abs : s->model);
+    free(abs);
     cJSON_AddStringToObject(m, "sha256", hash);
     cJSON *o = cJSON_AddArrayToObject(root, "origin");
     for (int i = 0; o && i < s->n_origin; i++)
@@ -961,4 +965,13 @@ void qdb_session_adopt_history(qdb_session *s, qdb_session_desc *d)
         }
     }
     s->generation++;
+}
+
+void qdb_session_file_remove(const char *path)
+{
+    char *side = old_sidecar(path);
+    if (side && own_sidecar(path, side))
+        unlink(side);
+    free(side);
+    unlink(path);
 }

@@ -80,6 +80,9 @@ qdb_status qdb_session_save(const qdb_session *s, const char *path, qdb_err *e);
  * directory when not found from the current one) unless check_model is 0. */
 qdb_status qdb_session_load(const char *path, int check_model, qdb_session_desc *d, qdb_err *e);
 
+/* Remove a session file and the statistics sidecar it owns (best effort). */
+void qdb_session_file_remove(const char *path);
+
 /* Install the sidecar's statistics into s (before qdb_session_prepare,
  * which then does not calibrate). A missing, damaged or mismatched sidecar
  * is an error that changes nothing: the caller may calibrate instead. */

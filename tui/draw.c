@@ -204,15 +204,18 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
         snprintf(meth, sizeof meth, "%s%s", qdb_error_method_name((qdb_error_method)l->em),
                  l->em_by_rule ? "*" : "");
         int is_worst = l->metrics && l->act_active && l->sqnr_acc <= worst;
+        char num[16] = "-"; /* correction layers have no number */
+        if (l->own >= 0)
+            snprintf(num, sizeof num, "%d", l->own);
         /* long names keep their end, the part that tells layers apart */
         size_t ln = strlen(l->name);
         const char *nm = (int)ln > nw ? l->name + ln - (size_t)nw : l->name;
         if (compact)
-            snprintf(buf, sizeof buf, "%4d %-*.*s %-12.12s %4s %9s %3s %-6s %6s %s", t->order[p],
+            snprintf(buf, sizeof buf, "%4s %-*.*s %-12.12s %4s %9s %3s %-6s %6s %s", num,
                      nw, nw, nm, l->op, bits, thr, wb, meth, acc, is_worst ? "!" : l->any_rule ? "*" : "");
         else
-            snprintf(buf, sizeof buf, "%4d %-*.*s %-12.12s %-9.9s %4s %9s %3s %-6s %6s %6s %5s %s",
-                     t->order[p], nw, nw, nm, l->op, l->shape, bits, thr, wb, meth, own, acc, clip,
+            snprintf(buf, sizeof buf, "%4s %-*.*s %-12.12s %-9.9s %4s %9s %3s %-6s %6s %6s %5s %s",
+                     num, nw, nw, nm, l->op, l->shape, bits, thr, wb, meth, own, acc, clip,
                      is_worst ? "!" : l->any_rule ? "*" : "");
         tui_color c = p == t->sel ? C_SELECTED : is_worst ? C_WORST : l->any_rule ? C_RULE_MARK : C_NORMAL;
         if (p == t->sel) {

@@ -35,7 +35,7 @@ typedef struct tui_state {
     int log_counts;                  /* histogram: log or linear counts */
     int show_weights;                /* histogram pane: weights instead of activations */
     int show_help;
-    char msg[QDB_ERR_MSG_MAX + 256];
+    char msg[QDB_ERR_MSG_MAX + 512];
     int msg_error;
     int prompt_active;               /* the ':' or '/' line is open */
     char prompt_char;

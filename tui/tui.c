@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/stat.h>
@@ -235,8 +236,12 @@ static void autosave(void)
         set_msg(1, "autosave failed: %s", e.msg);
 }
 
-/* $XDG_STATE_HOME/qdb/recovery/MODEL.json; tells about one left by a run
- * that did not end cleanly. */
+/* $XDG_STATE_HOME/qdb/recovery/MODEL.PID.json: one recovery file per
+ * running qdb, so that two on the same model never touch each other's.
+ * A file whose process is gone was left by a crash or a closed terminal:
+ * the newest such one is offered once start-up is done. */
+static char recovery_notice[1200];
+
 static void setup_recovery(void)
 {
     char dir[900];
@@ -244,17 +249,42 @@ static void setup_recovery(void)
         return;
     const char *b = strrchr(S->model, '/');
     b = b ? b + 1 : S->model;
-    snprintf(recovery_path, sizeof recovery_path, "%s/%s.json", dir, b);
-    struct stat sb;
-    if (!S->resumed && stat(recovery_path, &sb) == 0) {
-        /* keep it aside: this run's autosaves must not overwrite it */
-        char kept[1200];
-        snprintf(kept, sizeof kept, "%s.previous", recovery_path);
-        if (rename(recovery_path, kept) == 0)
-            set_msg(1, "a previous qdb on this model did not end cleanly: ':load %s' recovers it",
-                    kept);
+    snprintf(recovery_path, sizeof recovery_path, "%s/%s.%ld.json", dir, b, (long)getpid());
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    size_t bl = strlen(b);
+    time_t newest = 0;
+    char found[1200] = "";
+    for (struct dirent *de; (de = readdir(dp));) {
+        const char *n = de->d_name;
+        char *end;
+        if (strncmp(n, b, bl) || n[bl] != '.')
+            continue;
+        long pid = strtol(n + bl + 1, &end, 10);
+        if (end == n + bl + 1 || strcmp(end, ".json") || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its qdb is still running */
+        char full[1200];
+        struct stat sb;
+        snprintf(full, sizeof full, "%s/%s", dir, n);
+        if (stat(full, &sb) == 0 && sb.st_mtime >= newest) {
+            newest = sb.st_mtime;
+            snprintf(found, sizeof found, "%s", full);
+        }
     }
+    closedir(dp);
+    if (found[0])
+        snprintf(recovery_notice, sizeof recovery_notice,
+                 "a previous qdb on this model did not end cleanly: ':load %.1000s' recovers it",
+                 found);
 }
+
+/* Unsaved changes: what quit asks about (the recovery file goes on a
+ * clean quit). */
+static unsigned long saved_generation;
+static int quit_asked;
 
 /* The job ended: take its result on the UI thread. */
 static void finish_job(void)
@@ -281,14 +311,18 @@ static void finish_job(void)
         set_msg(0, "%s", buf);
     }
     int startup = !J.line;
-    int changed = J.st == QDB_OK && (startup || (J.r.flags & QDB_CMD_CHANGED));
+    int changed = J.st == QDB_OK && !startup && (J.r.flags & QDB_CMD_CHANGED);
     int loaded = J.st == QDB_OK && J.line && qdb_cmd_lookup(J.line) == QDB_CMD_load;
+    if (startup && J.st == QDB_OK && recovery_notice[0])
+        set_msg(1, "%s", recovery_notice); /* after start-up, not lost under "ready" */
     qdb_cmd_result_free(&J.r);
     free(J.line);
     J.line = NULL;
     refresh_view();
     if (loaded || (startup && S->resumed))
         sync_ui_in();
+    if (startup || loaded)
+        saved_generation = S->generation; /* nothing unsaved yet */
     if (changed)
         autosave();
 }
@@ -503,6 +537,13 @@ static void run_line(const char *line)
         set_msg(1, "%s", e.msg);
     } else if (r.flags & QDB_CMD_QUIT) {
         quit_now = 1;
+    } else if (id == QDB_CMD_save && r.text) {
+        saved_generation = S->generation;
+        quit_asked = 0;
+        size_t n = strlen(r.text);
+        while (n && r.text[n - 1] == '\n')
+            r.text[--n] = 0;
+        set_msg(0, "%s", r.text);
     } else if (r.flags & QDB_CMD_CHANGED) {
         autosave();
     } else if (r.text && r.text[0]) {
@@ -574,6 +615,12 @@ static void on_key(int c)
         }
         break;
     case 'q':
+        if (!atomic_load(&T.busy) && S->ready && S->generation != saved_generation &&
+            !quit_asked) {
+            quit_asked = 1;
+            set_msg(1, "%s", "unsaved changes since the last save: s saves them, q again quits");
+            break;
+        }
         if (atomic_load(&T.busy)) {
             atomic_store(&T.cancel, 1);
         }
@@ -643,9 +690,14 @@ static void on_fatal(int sig)
     raise(sig);
 }
 
+/* SIGTERM, SIGHUP (the terminal closed): leave, keeping the recovery file
+ * (the work was not saved by the user). */
+static volatile sig_atomic_t ended_by_signal;
+
 static void on_term(int sig)
 {
     (void)sig;
+    ended_by_signal = 1;
     quit_now = 1;
     wake();
 }
@@ -792,8 +844,8 @@ int qdb_tui_run(qdb_session *s)
     if (T.prompt_active)
         rl_callback_handler_remove();
     restore_terminal();
-    if (recovery_path[0])
-        unlink(recovery_path); /* a clean end: nothing to recover */
+    if (recovery_path[0] && !ended_by_signal)
+        qdb_session_file_remove(recovery_path); /* the user quit: nothing to recover */
     view_free(&T.v);
     free(T.order);
     for (int i = 0; i < n_cands; i++)

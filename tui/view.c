@@ -111,7 +111,12 @@ int view_build(view *v, const qdb_session *s)
                 k += (size_t)snprintf(l->shape + k, sizeof l->shape - k, "%s%lld", d > 1 ? "x" : "",
                                       (long long)sh->d[d]);
         }
-        l->act_bits = ql->act.n_bits;
+        l->own = -1;
+        for (int k = 0; k < q->n_base_layers; k++)
+            if (qdb_session_layer_of_own(s, k) == i)
+                l->own = k;
+        /* the quantizer's bits (shift-negative correction moves a layer to 16) */
+        l->act_bits = ql->act_active ? ql->act_qp.n_bits : ql->act.n_bits;
         l->act_by_rule = ql->prov[QDB_LA_ACT_BITS] >= 0;
         l->act_active = ql->act_active;
         l->act_signed = ql->act_signed;
@@ -176,7 +181,7 @@ int view_build(view *v, const qdb_session *s)
         for (int i = 0; i < s->sens.n && i < 3 && k > 0 && (size_t)k < sizeof buf; i++) {
             const qdb_sens_layer *sl = &s->sens.layers[s->sens_rank[i]];
             int L = qdb_session_layer_of_own(s, sl->index);
-            k += snprintf(buf + k, sizeof buf - (size_t)k, " %d %s (%+.2f)", L,
+            k += snprintf(buf + k, sizeof buf - (size_t)k, " %d %s (%+.2f)", sl->index,
                           L >= 0 ? q->layers[L].name : "?",
                           100.0 * (sl->all_but.score - s->sens.quant.score));
         }
@@ -195,7 +200,8 @@ int view_build(view *v, const qdb_session *s)
         else
             for (int i = 0; i < b->n_culprits && k > 0 && (size_t)k < sizeof buf; i++) {
                 int L = qdb_session_layer_of_own(s, b->culprits[i]);
-                k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%d %s", i ? ", " : "culprits ", L,
+                k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%d %s", i ? ", " : "culprits ",
+                              b->culprits[i],
                               L >= 0 ? q->layers[L].name : "?");
             }
         if (!(v->note[v->n_notes++] = strdup(buf)))

@@ -13,6 +13,8 @@
 
 typedef struct vlayer {
     char *name, *op;
+    int own;                         /* its number (rules' index=, sensitivity,
+                                      * bisect), -1 for a correction layer */
     char shape[32];                  /* output shape without the batch: "16x14x14" */
     int act_bits, act_by_rule, act_active, act_signed;
     int w_bits, w_by_rule;           /* w_bits 0: no weights */
