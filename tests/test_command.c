@@ -692,7 +692,7 @@ static void test_layer_commands(void **state)
     snapshot before;
     snap(s, &before);
     run_err(&f, "bits nosuch 16", QDB_ERR_INVALID,
-            "no layer 'nosuch' (give its name as in 'layers', or its index 0..3)");
+            "no layer 'nosuch' (give its name as in 'layers', or its number 0..3)");
     run_err(&f, "bits 4 16", QDB_ERR_INVALID, "no layer '4'");
     run_err(&f, "bits -1 16", QDB_ERR_INVALID, "no layer '-1'");
     run_err(&f, "bits head 16", QDB_ERR_INVALID, "no layer 'head'");
