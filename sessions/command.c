@@ -318,9 +318,10 @@ static qdb_status cmd_rules(qdb_session *s, const char *args, qdb_session_progre
         int figures = i < s->n_rules && s->matches;
         out(r, "%2d %s %-48s", i + 1, s->rs->rules[i]->enabled ? "on " : "off", t ? t : "?");
         if (figures && !isnan(s->contrib[i]))
-            out(r, " %3d layers %+6.2f\n", s->matches[i], 100.0 * s->contrib[i]);
+            out(r, " %3d layer%s %+6.2f\n", s->matches[i], s->matches[i] == 1 ? " " : "s",
+                100.0 * s->contrib[i]);
         else if (figures)
-            out(r, " %3d layers\n", s->matches[i]);
+            out(r, " %3d layer%s\n", s->matches[i], s->matches[i] == 1 ? "" : "s");
         else
             out(r, "\n");
         free(t);
@@ -756,7 +757,8 @@ static qdb_status cmd_save(qdb_session *s, const char *args, qdb_session_progres
     else if (!(path = s->save_path ? strdup(s->save_path) : default_session_path(s)))
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
     if (st == QDB_OK && (st = qdb_session_save(s, path, e)) == QDB_OK) {
-        out(r, "saved %s (%d rules, %d history entries)\n", path, s->rs->n, s->hist.n);
+        out(r, "saved %s (%d rule%s, %d history entr%s)\n", path, s->rs->n,
+            s->rs->n == 1 ? "" : "s", s->hist.n, s->hist.n == 1 ? "y" : "ies");
         free(s->save_path);
         s->save_path = path;
         path = NULL;
@@ -804,7 +806,8 @@ static qdb_status cmd_load(qdb_session *s, const char *args, qdb_session_progres
     qdb_history saved_hist = s->hist;
     s->hist = d.hist;
     qdb_history_init(&d.hist);
-    out(r, "loaded %s: %d rules, %d history entries\n", path, s->rs->n, s->hist.n);
+    out(r, "loaded %s: %d rule%s, %d history entr%s\n", path, s->rs->n, s->rs->n == 1 ? "" : "s",
+        s->hist.n, s->hist.n == 1 ? "y" : "ies");
     s->quiet_requant = 1; /* the loaded history ends with this configuration */
     st = finish_change(s, &sv, progress, user, r, e);
     s->quiet_requant = 0;

@@ -242,6 +242,16 @@ static int own_layers(const qdb_session *s)
     return n;
 }
 
+/* The per-layer figures again: a sweep or a bisection leaves the model
+ * quantized as configured but without them. */
+static qdb_status remeasure(qdb_session *s, qdb_session_progress progress, void *user, qdb_err *e)
+{
+    phase_ctx pc = {progress, user, "measuring"};
+    qdb_run_opts ro = {.batch = s->batch, .progress = phase_cb, .user = &pc};
+    qdb_status st = qdb_dataset_rewind(s->dc, e);
+    return st == QDB_OK ? qdb_qmodel_measure(s->q, s->dc, s->measure_n, &ro, e) : st;
+}
+
 /* What a sweep or a bisection starts with: the probe on the first n
  * evaluation samples, and a buffer of one entry per own layer. */
 static qdb_status probe_setup(qdb_session *s, int64_t n, qdb_probe **p, int **buf, int *nl,
@@ -277,6 +287,8 @@ qdb_status qdb_session_sensitivity(qdb_session *s, int64_t n, qdb_session_progre
     qdb_sensitivity r;
     memset(&r, 0, sizeof r);
     st = qdb_sensitivity_run(s->q, p, phase_cb, &pc, &r, e);
+    if (st == QDB_OK)
+        st = remeasure(s, progress, user, e);
     if (st == QDB_OK) {
         qdb_sensitivity_rank(&r, rank);
         if (s->have_sens)
@@ -328,6 +340,8 @@ qdb_status qdb_session_bisect(qdb_session *s, int64_t n, double tolerance, qdb_r
     qdb_bisect b;
     memset(&b, 0, sizeof b);
     st = qdb_bisect_run(s->q, p, &bo, &b, e);
+    if (st == QDB_OK)
+        st = remeasure(s, progress, user, e);
     char *rule = NULL;
     if (st == QDB_OK && b.n_culprits && !(rule = qdb_bisect_rule(s->q, &b, raise)))
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");

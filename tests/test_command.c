@@ -383,7 +383,7 @@ static void test_rule_commands(void **state)
     /* rules lists it */
     t = run_ok(&f, "rules", 0);
     char want[256];
-    snprintf(want, sizeof want, " 1 on  %-48s %3d layers %+6.2f\n", "name=conv1 : act_bits=16", 1,
+    snprintf(want, sizeof want, " 1 on  %-48s %3d layer  %+6.2f\n", "name=conv1 : act_bits=16", 1,
              100.0 * (cur1 - base));
     assert_string_equal(t, want);
     free(t);

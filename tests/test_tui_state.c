@@ -394,27 +394,27 @@ static void test_reorder(void **state)
     assert_int_equal(tui_selected_layer(&t), 3);
     strcpy(h.name[4], "d");
 
-    /* filters: on the name or the op, case-sensitive */
+    /* filters: on the name or the op, ignoring case */
     t.sort = SORT_ORDER;
-    strcpy(t.filter, "conv"); /* name "a/conv" only ("Conv" ops differ in case) */
+    strcpy(t.filter, "conv"); /* "a/conv" by name; the Conv ops of 0 and 4 */
     tui_reorder(&t);
-    assert_order(&t, 1, (const int[]){3});
-    assert_int_equal(t.sel, 0);
+    assert_order(&t, 3, (const int[]){0, 3, 4});
+    assert_int_equal(t.sel, 1);
     assert_int_equal(tui_selected_layer(&t), 3);
 
-    strcpy(t.filter, "Conv"); /* ops of 0 and 4: the selected layer is gone */
+    strcpy(t.filter, "RELU"); /* ops of 1 and 4: the selected layer is gone */
     tui_reorder(&t);
-    assert_order(&t, 2, (const int[]){0, 4});
+    assert_order(&t, 2, (const int[]){1, 4});
     assert_int_equal(t.sel, 0);
-    assert_int_equal(tui_selected_layer(&t), 0);
-
-    t.sel = 1; /* "d" */
-    strcpy(t.filter, "a"); /* names "a", "a/conv"; no op has a lower-case a */
-    tui_reorder(&t);
-    assert_order(&t, 2, (const int[]){1, 3});
     assert_int_equal(tui_selected_layer(&t), 1);
 
-    t.sel = 1; /* "a/conv" */
+    t.sel = 1; /* 4, "d" */
+    strcpy(t.filter, "a"); /* names "a", "a/conv"; the op "Add" */
+    tui_reorder(&t);
+    assert_order(&t, 3, (const int[]){1, 2, 3});
+    assert_int_equal(tui_selected_layer(&t), 1);
+
+    t.sel = 1; /* "c/x" */
     strcpy(t.filter, "Relu"); /* op of 1 and of 4 (Conv+Relu) */
     t.sort = SORT_SQNR;
     tui_reorder(&t);

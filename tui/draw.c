@@ -424,7 +424,8 @@ static void draw_rules(tui_state *t, int y, int x, int h, int w)
     for (int i = 0; i < t->v.n_rules && i < h - 2; i++) {
         char buf[512], fig[64] = "";
         if (t->v.rule_matches[i] >= 0)
-            snprintf(fig, sizeof fig, "%d layers", t->v.rule_matches[i]);
+            snprintf(fig, sizeof fig, "%d layer%s", t->v.rule_matches[i],
+                     t->v.rule_matches[i] == 1 ? "" : "s");
         if (!isnan(t->v.rule_contrib[i]))
             snprintf(fig + strlen(fig), sizeof fig - strlen(fig), " %+.2f", 100.0 * t->v.rule_contrib[i]);
         snprintf(buf, sizeof buf, "%d %s %s  %s", i + 1, t->v.rule_on[i] ? "[x]" : "[ ]",

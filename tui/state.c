@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "state.h"
 
@@ -31,6 +32,16 @@ static int cmp_layers(const void *a, const void *b)
     return *(const int *)a - *(const int *)b;
 }
 
+/* Does s contain w, ignoring case (as rule keywords and op types do)? */
+static int contains_nocase(const char *s, const char *w)
+{
+    size_t n = strlen(w);
+    for (; *s; s++)
+        if (!strncasecmp(s, w, n))
+            return 1;
+    return n == 0;
+}
+
 void tui_reorder(tui_state *t)
 {
     int keep = tui_selected_layer(t);
@@ -40,7 +51,8 @@ void tui_reorder(tui_state *t)
     if (!t->order)
         return;
     for (int i = 0; i < t->v.n; i++)
-        if (!t->filter[0] || strstr(t->v.l[i].name, t->filter) || strstr(t->v.l[i].op, t->filter))
+        if (!t->filter[0] || contains_nocase(t->v.l[i].name, t->filter) ||
+            contains_nocase(t->v.l[i].op, t->filter))
             t->order[t->n_order++] = i;
     if (t->sort != SORT_ORDER) {
         sort_state = t;

@@ -125,6 +125,26 @@ static void *job_main(void *arg)
     return NULL;
 }
 
+/* The line of a command's output the message line shows: a warning when
+ * there is one, else the last line (the outcome). Trims the text. */
+static const char *news_line(char *t)
+{
+    size_t n = strlen(t);
+    while (n && t[n - 1] == '\n')
+        t[--n] = 0;
+    char *w = strstr(t, "warning");
+    if (w) {
+        while (w > t && w[-1] != '\n')
+            w--;
+        char *end = strchr(w, '\n');
+        if (end)
+            *end = 0;
+        return w;
+    }
+    char *last = strrchr(t, '\n');
+    return last ? last + 1 : t;
+}
+
 static void set_msg(int error, const char *fmt, const char *a)
 {
     snprintf(T.msg, sizeof T.msg, fmt, a);
@@ -298,13 +318,8 @@ static void finish_job(void)
     else if (J.st != QDB_OK)
         set_msg(1, "%s", J.e.msg);
     else if (J.r.text && J.r.text[0]) {
-        /* the last non-empty line is the news */
-        char *t = J.r.text;
-        size_t n = strlen(t);
-        while (n && t[n - 1] == '\n')
-            t[--n] = 0;
-        char *last = strrchr(t, '\n');
-        set_msg(0, "%s", last ? last + 1 : t);
+        const char *news = news_line(J.r.text);
+        set_msg(strstr(news, "warning") != NULL, "%s", news);
     } else if (!J.line) {
         char buf[128];
         snprintf(buf, sizeof buf, "ready in %.1f s", now_s() - T.job_start);
@@ -527,7 +542,20 @@ static void run_line(const char *line)
         return;
     }
     if (id == QDB_CMD_help) {
-        T.show_help = 1;
+        /* help alone: the help screen; help COMMAND: that command's line */
+        const char *a = line + strspn(line, " \t") + 4;
+        a += strspn(a, " \t");
+        int k = *a ? qdb_cmd_lookup(a) : -1;
+        if (!*a) {
+            T.show_help = 1;
+        } else if (k < 0) {
+            set_msg(1, "help: no command '%s' (? lists them all)", a);
+        } else {
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s %s: %s", qdb_cmd_info_at(k)->name,
+                     qdb_cmd_info_at(k)->args, qdb_cmd_info_at(k)->help);
+            set_msg(0, "%s", buf);
+        }
         return;
     }
     qdb_cmd_result r;
@@ -547,12 +575,8 @@ static void run_line(const char *line)
     } else if (r.flags & QDB_CMD_CHANGED) {
         autosave();
     } else if (r.text && r.text[0]) {
-        /* one line fits the message line: show the summary (last line) */
-        size_t n = strlen(r.text);
-        while (n && r.text[n - 1] == '\n')
-            r.text[--n] = 0;
-        char *last = strrchr(r.text, '\n');
-        set_msg(0, "%s", last ? last + 1 : r.text);
+        const char *news = news_line(r.text); /* one line fits the message line */
+        set_msg(strstr(news, "warning") != NULL, "%s", news);
     }
     qdb_cmd_result_free(&r);
 }
