@@ -156,30 +156,10 @@ static void assert_contains(const char *msg, const char *want)
         fail_msg("expected \"%s\" in the message: %s", want, msg);
 }
 
-/* The fixture's model (session_fixture.c's sf_build_model, head "head")
- * written to `path` and loaded from it. */
+/* The fixture's model (head "head") written to `path` and loaded from it. */
 static qdb_graph *write_model(const char *path)
 {
-    mb *m = mb_new(13);
-    int64_t in[4] = {MB_N, 4, 2, 2};
-    mb_input(m, "x", MB_FLOAT, 4, in);
-    float w1[6 * 4 * 9], b1[6], w2[N_CLASS * 6], b2[N_CLASS];
-    qf_fill(w1, sizeof w1 / sizeof *w1, 0.4f, 0.0f);
-    qf_fill(b1, 6, 0.2f, 0.1f);
-    qf_fill(w2, sizeof w2 / sizeof *w2, 1.0f, 0.0f);
-    qf_fill(b2, N_CLASS, 0.1f, 0.0f);
-    int64_t dw1[4] = {6, 4, 3, 3}, d6[1] = {6}, dw2[4] = {N_CLASS, 6, 1, 1}, d5[1] = {N_CLASS},
-            pads[4] = {1, 1, 1, 1};
-    mb_init_f(m, "w1", 4, dw1, w1);
-    mb_init_f(m, "b1", 1, d6, b1);
-    mb_init_f(m, "w2", 4, dw2, w2);
-    mb_init_f(m, "b2", 1, d5, b2);
-    mb_node(m, "Conv", "conv1", "x,w1,b1", "c1");
-    mb_attr_ints(m, "pads", 4, pads);
-    mb_node(m, "Relu", "relu1", "c1", "r1");
-    mb_node(m, "GlobalAveragePool", "gap", "r1", "p1");
-    mb_node(m, "Conv", "head", "p1,w2,b2", "y");
-    mb_output(m, "y");
+    mb *m = sf_model_builder("head");
     assert_int_equal(mb_save(m, path), 0);
     mb_free(m);
     qdb_err e = {0};
@@ -193,30 +173,9 @@ static qdb_graph *write_model(const char *path)
  * names): data and labels as sf_new makes them; prepared. */
 static void open_on_file(sf_fixture *f, const char *name)
 {
-    memset(f, 0, sizeof *f);
     char path[512];
     path_in(path, sizeof path, name);
-    qdb_graph *g = write_model(path);
-    f->xc = qf_random_input(N_CALIB, 4, 2, 2, 1.0f, 0.0f);
-    f->xe = qf_random_input(N_EVAL, 4, 2, 2, 1.0f, 0.0f);
-    qdb_tensor *y = qf_run(g, f->xe);
-    assert_int_equal(y->numel, (size_t)(N_EVAL * N_CLASS));
-    int64_t dl[1] = {N_EVAL};
-    f->ye = qdb_tensor_new_dims(QDB_I64, 1, dl, NULL);
-    assert_non_null(f->ye);
-    for (int64_t i = 0; i < N_EVAL; i++) {
-        int64_t best = sf_arg_max(y->data.f + i * N_CLASS, N_CLASS);
-        f->ye->data.i[i] = i % 4 == 3 ? (best + 1) % N_CLASS : best;
-        f->float_top1 += i % 4 != 3;
-    }
-    qdb_tensor_free(y);
-    qdb_dataset *dc = sf_open_set(f->xc, NULL), *de = sf_open_set(f->xe, f->ye);
-    qdb_quant_config c;
-    qdb_quant_config_init(&c);
-    qdb_err e = {0};
-    f->s = qdb_session_new(path, "calib", "eval", g, dc, de, &c, NULL, BATCH, &e);
-    if (!f->s)
-        fail_msg("%s", e.msg);
+    sf_new_from(f, write_model(path), path);
     assert_string_equal(f->s->model, path);
     sf_prepare(f, NULL, NULL);
     assert_true(f->s->float_score == 48.0 / 64.0);

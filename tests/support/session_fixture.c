@@ -10,7 +10,7 @@
 #include "quant_fixtures.h"
 #include "session_fixture.h"
 
-qdb_graph *sf_build_model(const char *head)
+mb *sf_model_builder(const char *head)
 {
     mb *m = mb_new(13);
     int64_t in[4] = {MB_N, 4, 2, 2};
@@ -32,7 +32,12 @@ qdb_graph *sf_build_model(const char *head)
     mb_node(m, "GlobalAveragePool", "gap", "r1", "p1");
     mb_node(m, "Conv", head, "p1,w2,b2", "y");
     mb_output(m, "y");
-    return qf_load(m);
+    return m;
+}
+
+qdb_graph *sf_build_model(const char *head)
+{
+    return qf_load(sf_model_builder(head));
 }
 
 static int file_no;
@@ -55,8 +60,12 @@ int64_t sf_arg_max(const float *p, int64_t k)
 
 void sf_new(sf_fixture *f, const char *head)
 {
+    sf_new_from(f, sf_build_model(head), "test.onnx");
+}
+
+void sf_new_from(sf_fixture *f, qdb_graph *g, const char *model_path)
+{
     memset(f, 0, sizeof *f);
-    qdb_graph *g = sf_build_model(head);
     f->xc = qf_random_input(N_CALIB, 4, 2, 2, 1.0f, 0.0f);
     f->xe = qf_random_input(N_EVAL, 4, 2, 2, 1.0f, 0.0f);
     qdb_tensor *y = qf_run(g, f->xe);
@@ -80,7 +89,7 @@ void sf_new(sf_fixture *f, const char *head)
     qdb_quant_config c;
     qdb_quant_config_init(&c);
     qdb_err e = {0};
-    f->s = qdb_session_new("test.onnx", "calib", "eval", g, dc, de, &c, NULL, BATCH, &e);
+    f->s = qdb_session_new(model_path, "calib", "eval", g, dc, de, &c, NULL, BATCH, &e);
     if (!f->s)
         fail_msg("%s", e.msg);
     assert_int_equal(f->s->q->n_layers, 4);

@@ -34,6 +34,8 @@ typedef struct sf_fixture {
 
 /* The model above, its last Conv named `head`. */
 qdb_graph *sf_build_model(const char *head);
+/* The same model as a builder, to save as a file (mb_save). */
+struct mb *sf_model_builder(const char *head);
 /* Write x (and labels y, may be NULL) as a new pair of .npy files under the
  * scratch directory and open them as a dataset. */
 qdb_dataset *sf_open_set(const qdb_tensor *x, const qdb_tensor *y);
@@ -43,6 +45,9 @@ int64_t sf_arg_max(const float *p, int64_t k);
  * model and data; the float model's predictions are checked not to be
  * constant. */
 void sf_new(sf_fixture *f, const char *head);
+/* sf_new over a given graph (owned by the session) that the session names
+ * `model_path`. */
+void sf_new_from(sf_fixture *f, qdb_graph *g, const char *model_path);
 /* qdb_session_prepare (progress may be NULL); fails the test on error. */
 void sf_prepare(sf_fixture *f, qdb_session_progress progress, void *user);
 /* sf_new, then sf_prepare without progress. */
