@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "plot_flags.h"
 #include "figures.h"
 #include "gnuplot.h"
 #include "outdir.h"
@@ -68,6 +69,10 @@ int cmd_plot(int argc, char **argv)
             goto out;
         if (r > 0)
             continue;
+        if ((r = plot_flags_parse("plot", 1, argc, argv, &i, &po)) < 0)
+            goto out;
+        if (r > 0)
+            continue;
         const char *a = argv[i];
         if (!strcmp(a, "--layer") && i + 1 < argc) {
             names[n_names++] = argv[++i];
@@ -75,26 +80,6 @@ int cmd_plot(int argc, char **argv)
             all = 1;
         } else if (!strcmp(a, "--out") && i + 1 < argc) {
             out = argv[++i];
-        } else if (!strcmp(a, "--format") && i + 1 < argc) {
-            int f = qdb_plot_format_parse(argv[++i]);
-            if (f < 0) {
-                cli_error("plot: --format: '%s' is not png, svg or pdf", argv[i]);
-                goto out;
-            }
-            po.format = (qdb_plot_format)f;
-        } else if (!strcmp(a, "--size") && i + 1 < argc) {
-            if (qdb_plot_size_parse(argv[++i], &po.width, &po.height)) {
-                cli_error("plot: --size: '%s' is not WxH (64..10000 pixels each)", argv[i]);
-                goto out;
-            }
-        } else if (!strcmp(a, "--log")) {
-            po.log_counts = 1;
-        } else if (!strcmp(a, "--linear")) {
-            po.log_counts = 0;
-        } else if (!strcmp(a, "--grid")) {
-            po.grid = 1;
-        } else if (!strcmp(a, "--title") && i + 1 < argc) {
-            po.title = argv[++i];
         } else if (!strcmp(a, "--no-weights")) {
             weights = 0;
         } else if (!strcmp(a, "--measure-n") && i + 1 < argc) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "plot_flags.h"
 #include "eval.h"
 #include "figures.h"
 #include "gnuplot.h"
@@ -57,27 +58,13 @@ int cmd_report(int argc, char **argv)
             goto out;
         if (r > 0)
             continue;
+        if ((r = plot_flags_parse("report", 0, argc, argv, &i, &po)) < 0)
+            goto out;
+        if (r > 0)
+            continue;
         const char *a = argv[i];
         if (!strcmp(a, "--out") && i + 1 < argc) {
             out = argv[++i];
-        } else if (!strcmp(a, "--format") && i + 1 < argc) {
-            int f = qdb_plot_format_parse(argv[++i]);
-            if (f != QDB_PLOT_SVG && f != QDB_PLOT_PNG) {
-                cli_error("report: --format: '%s' is not svg or png (pages show images)", argv[i]);
-                goto out;
-            }
-            po.format = (qdb_plot_format)f;
-        } else if (!strcmp(a, "--size") && i + 1 < argc) {
-            if (qdb_plot_size_parse(argv[++i], &po.width, &po.height)) {
-                cli_error("report: --size: '%s' is not WxH (64..10000 pixels each)", argv[i]);
-                goto out;
-            }
-        } else if (!strcmp(a, "--linear")) {
-            po.log_counts = 0;
-        } else if (!strcmp(a, "--log")) {
-            po.log_counts = 1;
-        } else if (!strcmp(a, "--grid")) {
-            po.grid = 1;
         } else if (!strcmp(a, "--measure-n") && i + 1 < argc) {
             if (qsetup_parse_long(a, argv[++i], 0, 1L << 30, &measure_n))
                 goto out;

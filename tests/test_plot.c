@@ -73,19 +73,9 @@ static char *slurp(const char *dir, const char *file, size_t *len)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
+    char *b = tmpdir_slurp(path, len);
+    if (!b)
+        fail_msg("cannot read %s", path);
     return b;
 }
 

@@ -119,21 +119,7 @@ static void cmd_ok0(qdb_session *s, const char *line)
 /* A whole file (NUL-terminated too); *len its size. NULL when absent. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    char *t = malloc((size_t)n + 1);
-    assert_non_null(t);
-    assert_int_equal(fread(t, 1, (size_t)n, f), (size_t)n);
-    t[n] = 0;
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return t;
+    return tmpdir_slurp(path, len);
 }
 
 static void write_bytes(const char *path, const void *p, size_t n)
