@@ -26,6 +26,9 @@ typedef struct qdb_eval_opts {
      * without a hook; with one, only the pairs whose gate output
      * fuse_skippable(hook_user, ...) allows, when it is set. */
     qdb_exec_skippable fuse_skippable;
+    /* and the hook's pointwise work on values inside fused Conv groups
+     * (qdb_exec_set_pointwise), when set */
+    qdb_exec_pointwise fuse_pointwise;
 } qdb_eval_opts;
 
 typedef struct qdb_eval_result {

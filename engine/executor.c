@@ -10,7 +10,10 @@
 #endif
 
 #include "op.h"
+#include "fusion.h"
+#include "ops/conv.h"
 #include "ops/gated_act.h"
+#include "ops/pad.h"
 #include "prepare.h"
 
 struct qdb_exec {
@@ -29,6 +32,13 @@ struct qdb_exec {
     /* x * gate(x) pairs (see qdb_exec_set_fusion): per node, the Mul a gate
      * node feeds (-1: none), and per node, the gate fused into it (-1) */
     int *gate_mul, *fused_gate;
+    /* Conv groups (fusion.h): planned on the first run after a change */
+    int fuse_on;
+    qdb_exec_skippable skippable;
+    qdb_exec_pointwise pointwise;
+    void *fuse_user;
+    qdb_fusion *plan;
+    int plan_stale;
 };
 
 /* Gate nodes (Sigmoid, HardSigmoid) whose output only a Mul reads, that Mul
@@ -124,6 +134,7 @@ void qdb_exec_free(qdb_exec *x)
     free(x->outp);
     free(x->gate_mul);
     free(x->fused_gate);
+    qdb_fusion_free(x->plan);
     free(x);
 }
 
@@ -140,6 +151,7 @@ void qdb_exec_set_hook(qdb_exec *x, qdb_exec_hook hook, void *user)
 {
     x->hook = hook;
     x->user = user;
+    x->plan_stale = 1;
 }
 
 void qdb_exec_hook_inputs(qdb_exec *x, int on)
@@ -152,6 +164,10 @@ void qdb_exec_set_fusion(qdb_exec *x, int on, qdb_exec_skippable skippable, void
     const qdb_graph *g = x->g;
     for (int i = 0; i < g->n_nodes; i++)
         x->fused_gate[i] = -1;
+    x->fuse_on = on;
+    x->skippable = skippable;
+    x->fuse_user = user;
+    x->plan_stale = 1;
     if (!on)
         return;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -159,6 +175,87 @@ void qdb_exec_set_fusion(qdb_exec *x, int on, qdb_exec_skippable skippable, void
         if (j >= 0 && (!skippable || skippable(user, g, g->nodes[i].out[0])))
             x->fused_gate[j] = i;
     }
+}
+
+void qdb_exec_set_pointwise(qdb_exec *x, qdb_exec_pointwise pointwise)
+{
+    x->pointwise = pointwise;
+    x->plan_stale = 1;
+}
+
+/* The groups for the current settings (none with fusion off). */
+static qdb_status plan_groups(qdb_exec *x, qdb_err *e)
+{
+    if (!x->plan_stale)
+        return QDB_OK;
+    qdb_fusion_free(x->plan);
+    x->plan = NULL;
+    if (x->fuse_on) {
+        /* with a hook but no callbacks, no value may vanish */
+        qdb_fusion_rules r = {x->hook != NULL, x->skippable, x->pointwise, x->fuse_user};
+        if (!(x->plan = qdb_fusion_plan(x->g, x->gate_mul, x->is_output, &r)))
+            return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory planning fused groups");
+    }
+    x->plan_stale = 0;
+    return QDB_OK;
+}
+
+/* Group k, at its head: the Conv (reading the folded Pad's input), then
+ * the chain on each output image. */
+static qdb_status run_group(qdb_exec *x, const qdb_fuse_group *k, qdb_err *e)
+{
+    const qdb_graph *g = x->g;
+    const qdb_node *c = &g->nodes[k->head];
+    qdb_conv_fuse f = {0};
+    qdb_pw_chain ch = {0};
+    const qdb_tensor *in[3] = {NULL, NULL, NULL};
+    for (int a = 0; a < c->n_in && a < 3; a++)
+        in[a] = c->in[a] >= 0 ? x->cur[c->in[a]] : NULL;
+    if (k->pad >= 0) {
+        const qdb_node *p = &g->nodes[k->pad];
+        const qdb_tensor *pin[4] = {NULL, NULL, NULL, NULL};
+        for (int a = 0; a < p->n_in && a < 4; a++)
+            pin[a] = p->in[a] >= 0 ? x->cur[p->in[a]] : NULL;
+        if (!pin[0])
+            return qdb_err_set(e, QDB_ERR_INVALID, "input is missing");
+        qdb_status st = qdb_pad_constant_spatial(p, pin, f.pad_begin, f.pad_end, &f.pad_value, e);
+        if (st != QDB_OK)
+            return st;
+        f.pad = 1;
+        in[0] = pin[0];
+    }
+    if (!in[0] || !in[1])
+        return qdb_err_set(e, QDB_ERR_INVALID, "input is missing");
+    for (int s = 0; s <= k->n_steps; s++) {
+        if (s > 0) {
+            const qdb_fuse_step *st = &k->steps[s - 1];
+            qdb_pw_step *p = &ch.s[ch.n++];
+            p->kind = st->kind;
+            if (st->kind == QDB_PW_GATE) {
+                const qdb_node *gn = &g->nodes[st->gate_node];
+                p->gate = qdb_gate_of(gn);
+                qdb_gate_params(gn, &p->alpha, &p->beta);
+            }
+            if (st->konst >= 0) {
+                p->k = x->cur[st->konst]->data.f;
+                p->per_channel = st->per_channel;
+            }
+        }
+        if (k->fn[s]) {
+            qdb_pw_step *p = &ch.s[ch.n++];
+            p->kind = QDB_PW_FN;
+            p->fn = k->fn[s];
+            p->ctx = k->ctx[s];
+        }
+    }
+    f.chain = ch.n ? &ch : NULL;
+    qdb_tensor *t;
+    qdb_status st = qdb_conv_run_fused(c, in, &f, &t, e);
+    if (st != QDB_OK)
+        return st;
+    x->cur[k->out_value] = t;
+    x->owned[k->out_value] = 1;
+    return QDB_OK;
 }
 
 /* Node j computes x * gate(x) for the gate node fused into it: one pass
@@ -269,9 +366,38 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
             }
         }
 
+    if ((st = plan_groups(x, e)) != QDB_OK)
+        goto fail;
+    const qdb_fusion *fp = x->plan;
     int used_in = x->max_io, used_out = x->max_io; /* a previous run may have left slots */
     for (int i = 0; i < g->n_nodes; i++) {
         const qdb_node *n = &g->nodes[i];
+        if (fp && fp->absorbed[i])
+            continue; /* run inside its group */
+        if (fp && fp->group_of[i] >= 0) {
+            const qdb_fuse_group *k = &fp->groups[fp->group_of[i]];
+            qdb_err_clear(&sub);
+            if ((st = run_group(x, k, &sub)) != QDB_OK) {
+                qdb_err_set(e, st, "node '%s' (%s): %s", n->name, n->op_type, sub.msg);
+                goto fail;
+            }
+            if (x->hook && k->hook_last &&
+                x->hook(x->user, g, k->out_node, 0, x->cur[k->out_value])) {
+                st = qdb_err_set(e, QDB_ERR_CANCELLED, "run stopped after node '%s'",
+                                 g->nodes[k->out_node].name);
+                goto fail;
+            }
+            int vals[4 * QDB_FUSE_MAX + 8];
+            int nvals = qdb_fusion_group_inputs(g, k, vals, (int)(sizeof vals / sizeof *vals));
+            for (int a = 0; a < nvals; a++) {
+                int v = vals[a];
+                if (fp->last_use[v] == i && !x->is_output[v] && !g->values[v].constant)
+                    release(x, v);
+            }
+            if (fp->last_use[k->out_value] < 0 && !x->is_output[k->out_value])
+                release(x, k->out_value);
+            continue;
+        }
         if (x->gate_mul[i] >= 0 && x->fused_gate[x->gate_mul[i]] == i)
             continue; /* computed by the Mul it feeds */
         /* Slots past n_in / n_out are absent (NULL), never the previous
@@ -325,14 +451,15 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
                     goto fail;
                 }
         /* Free what nobody reads any more. */
+        const int *last = fp ? fp->last_use : x->last_use;
         for (int k = 0; k < n->n_in; k++) {
             int v = n->in[k];
-            if (v >= 0 && x->last_use[v] == i && !x->is_output[v] && !g->values[v].constant)
+            if (v >= 0 && last[v] == i && !x->is_output[v] && !g->values[v].constant)
                 release(x, v);
         }
         for (int k = 0; k < n->n_out; k++) {
             int v = n->out[k];
-            if (v >= 0 && x->last_use[v] < 0 && !x->is_output[v])
+            if (v >= 0 && last[v] < 0 && !x->is_output[v])
                 release(x, v);
         }
     }

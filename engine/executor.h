@@ -9,6 +9,7 @@
 #define QDB_EXECUTOR_H
 
 #include "graph.h"
+#include "ops/pw_chain.h"
 
 /* Called after node `node` computed output number `slot` into `t`. The hook
  * may modify t's data (not its shape). Return 0 to go on, non-zero to stop
@@ -35,6 +36,18 @@ void qdb_exec_hook_inputs(qdb_exec *x, int on);
  * every pair) decides per gate output value. */
 typedef int (*qdb_exec_skippable)(void *user, const qdb_graph *g, int value);
 void qdb_exec_set_fusion(qdb_exec *x, int on, qdb_exec_skippable skippable, void *user);
+
+/* With fusion on, the executor also runs each Conv with the constant Pad
+ * before it and the pointwise nodes after it as one group (fusion.h); the
+ * values inside a group are never made. Without a hook every value may
+ * vanish so; with one, those `skippable` allows, and those for which
+ * `pointwise` (set here, same user as skippable) returns 1 with *fn: the
+ * hook's whole effect on that value is fn(*ctx, data, numel), which the
+ * group then runs in its place, span by span. Asked when a run first
+ * needs the plan after a change of hook or fusion settings. */
+typedef int (*qdb_exec_pointwise)(void *user, const qdb_graph *g, int value, qdb_pw_fn *fn,
+                                  const void **ctx);
+void qdb_exec_set_pointwise(qdb_exec *x, qdb_exec_pointwise pointwise);
 /* Run the graph. `inputs` has g->n_inputs tensors (borrowed; shapes must
  * match the graph's with any batch size where the batch is free). On
  * success outputs[k] (k < g->n_outputs) receive new tensors owned by the

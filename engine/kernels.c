@@ -2,6 +2,7 @@
  * depthwise convolution, pooling and per-channel affine loops (see
  * kernels.h). Everything here is allocation-free and cannot fail. */
 #include "kernels.h"
+#include "ops/pw_chain.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -504,7 +505,7 @@ static QDB_INLINE void dw3x3(const float *xc, const float *k, float b, const qdb
 }
 
 /* Small planes (rows too short for wide vectors): copy the channel into a
- * zero-bordered buffer of row pitch Wp, then run one flat loop over all
+ * buffer bordered with `fill` (0, or a fused Pad's value) of row pitch Wp, then run one flat loop over all
  * output rows at once, computing a few throw-away columns per row.
  * Stride 1: Wp = OW + 2; output q = oh*Wp + ow reads q + kh*Wp + kw.
  * Stride 2: the padded plane's even rows first, then its odd rows, and
@@ -516,7 +517,7 @@ static QDB_INLINE void dw3x3(const float *xc, const float *k, float b, const qdb
 #define DW_FLAT_MAX 8192
 
 static QDB_INLINE int dw3x3_flat(const float *xc, const float *k, float b, const qdb_window *w,
-                                 int64_t S, float *yc)
+                                 int64_t S, float fill, float *yc)
 {
     const int64_t IH = w->in[1], IW = w->in[2], OH = w->out[1], OW = w->out[2];
     const int64_t ph = w->pad[1], pw = w->pad[2];
@@ -534,16 +535,16 @@ static QDB_INLINE int dw3x3_flat(const float *xc, const float *k, float b, const
         /* rows are a few dozen floats: plain loops beat memset/memcpy calls */
         if (ih < 0 || ih >= IH || c1 == c0) {
             for (int64_t i = 0; i < Wp; i++)
-                row[i] = 0.0f;
+                row[i] = fill;
             continue;
         }
         const float *src = xc + ih * IW + (c0 - pw);
         for (int64_t i = 0; i < c0; i++)
-            row[i] = 0.0f;
+            row[i] = fill;
         for (int64_t i = c0; i < c1; i++)
             row[i] = src[i - c0];
         for (int64_t i = c1; i < Wp; i++)
-            row[i] = 0.0f;
+            row[i] = fill;
     }
     const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6],
                 k7 = k[7], k8 = k[8];
@@ -566,40 +567,102 @@ typedef struct dw_task {
     const qdb_window *w;
     float *y;
     int mode; /* 0 generic, 1 3x3 stride 1, 2 3x3 stride 2 */
+    const qdb_dw_extra *ex;
+    int failed; /* out of memory for a padded plane */
 } dw_task;
 
-QDB_MULTIVERSION static void dw_run(void *arg, int64_t c_begin, int64_t c_end)
+/* One channel. */
+static QDB_INLINE void dw_channel(int mode, const float *xc, const float *wc, float b,
+                                  const qdb_window *w, float *yc)
 {
-    const dw_task *t = arg;
+    if (mode == 1) {
+        if (!dw3x3_flat(xc, wc, b, w, 1, 0.0f, yc))
+            dw3x3(xc, wc, b, w, 1, yc);
+    } else if (mode == 2) {
+        if (!dw3x3_flat(xc, wc, b, w, 2, 0.0f, yc))
+            dw3x3(xc, wc, b, w, 2, yc);
+    } else {
+        dw_generic(xc, wc, b, w, yc);
+    }
+}
+
+/* With a fill value: the window's padding holds ex->fill instead of being
+ * left out, exactly as if the input had been padded first (2-D only). The
+ * small-plane path borders its buffer with the value; the others run on a
+ * padded copy of the plane with an unpadded window. */
+static QDB_INLINE void dw_filled(const dw_task *t, int64_t c_begin, int64_t c_end, float *plane)
+{
     const qdb_window *w = t->w;
+    qdb_window wp = *w;
+    wp.in[1] = w->in[1] + w->pad[1] + w->pad_end[1];
+    wp.in[2] = w->in[2] + w->pad[2] + w->pad_end[2];
+    wp.pad[1] = wp.pad[2] = wp.pad_end[1] = wp.pad_end[2] = 0;
     const int64_t isz = qdb_window_in_size(w), osz = qdb_window_out_size(w),
-                  ksz = qdb_window_k_size(w);
+                  ksz = qdb_window_k_size(w), IH = w->in[1], IW = w->in[2], PW = wp.in[2];
+    const float f = t->ex->fill_value;
     for (int64_t c = c_begin; c < c_end; c++) {
         const float *xc = t->x + c * isz, *wc = t->wt + c * ksz;
         float *yc = t->y + c * osz;
         const float b = t->bias ? t->bias[c] : 0.0f;
-        if (t->mode == 1) {
-            if (!dw3x3_flat(xc, wc, b, w, 1, yc))
-                dw3x3(xc, wc, b, w, 1, yc);
-        } else if (t->mode == 2) {
-            if (!dw3x3_flat(xc, wc, b, w, 2, yc))
-                dw3x3(xc, wc, b, w, 2, yc);
+        /* constant strides, so that each version gets its own loop */
+        if (t->mode == 1 && dw3x3_flat(xc, wc, b, w, 1, f, yc))
+            continue;
+        if (t->mode == 2 && dw3x3_flat(xc, wc, b, w, 2, f, yc))
+            continue;
+        for (int64_t r = 0; r < wp.in[1]; r++) {
+            float *row = plane + r * PW;
+            const int64_t ih = r - w->pad[1];
+            for (int64_t i = 0; i < PW; i++) {
+                const int64_t iw = i - w->pad[2];
+                row[i] = ih >= 0 && ih < IH && iw >= 0 && iw < IW ? xc[ih * IW + iw] : f;
+            }
         }
-        else
-            dw_generic(xc, wc, b, w, yc);
+        dw_channel(t->mode, plane, wc, b, &wp, yc);
     }
 }
 
-void qdb_conv_depthwise(const float *x, const float *wt, const float *bias, int64_t channels,
-                        const qdb_window *w, float *y)
+QDB_MULTIVERSION static void dw_run(void *arg, int64_t c_begin, int64_t c_end)
 {
-    dw_task t = {x, wt, bias, w, y, 0};
+    dw_task *t = arg;
+    const qdb_window *w = t->w;
+    const int64_t isz = qdb_window_in_size(w), osz = qdb_window_out_size(w),
+                  ksz = qdb_window_k_size(w);
+    const qdb_dw_extra *ex = t->ex;
+    if (ex && ex->fill) {
+        float *plane = malloc((size_t)((w->in[1] + w->pad[1] + w->pad_end[1]) *
+                                       (w->in[2] + w->pad[2] + w->pad_end[2])) * sizeof *plane);
+        if (!plane) {
+            t->failed = 1;
+            return;
+        }
+        dw_filled(t, c_begin, c_end, plane);
+        free(plane);
+    } else {
+        for (int64_t c = c_begin; c < c_end; c++)
+            dw_channel(t->mode, t->x + c * isz, t->wt + c * ksz, t->bias ? t->bias[c] : 0.0f, w,
+                       t->y + c * osz);
+    }
+    if (ex && ex->chain)
+        qdb_pw_apply_planes(ex->chain, t->y + c_begin * osz, c_end - c_begin, osz, c_begin, 0);
+}
+
+int qdb_conv_depthwise_ex(const float *x, const float *wt, const float *bias, int64_t channels,
+                          const qdb_window *w, const qdb_dw_extra *ex, float *y)
+{
+    dw_task t = {x, wt, bias, w, y, 0, ex, 0};
     if (w->in[0] == 1 && w->out[0] == 1 && w->k[0] == 1 && w->pad[0] == 0 && w->k[1] == 3 &&
         w->k[2] == 3 && w->dil[1] == 1 && w->dil[2] == 1 && w->stride[1] == w->stride[2] &&
         (w->stride[1] == 1 || w->stride[1] == 2))
         t.mode = (int)w->stride[1];
     const int64_t work = channels * qdb_window_out_size(w) * qdb_window_k_size(w);
     qdb_parallel_for(channels, work, dw_run, &t);
+    return t.failed ? -1 : 0;
+}
+
+void qdb_conv_depthwise(const float *x, const float *wt, const float *bias, int64_t channels,
+                        const qdb_window *w, float *y)
+{
+    qdb_conv_depthwise_ex(x, wt, bias, channels, w, NULL, y);
 }
 
 /* ------------------------------------------------------------------ pooling */

@@ -103,6 +103,18 @@ void qdb_col2im(const float *col, int64_t channels, const qdb_window *w, float *
  * NULL. */
 void qdb_conv_depthwise(const float *x, const float *wt, const float *bias, int64_t channels,
                         const qdb_window *w, float *y);
+/* The same, with what a fused group adds (NULL: nothing): `fill` makes the
+ * window's padding hold fill_value, as if a Pad with that constant had run
+ * first (2-D windows); `chain` runs on each output channel once computed.
+ * Returns -1 when out of memory, else 0. */
+struct qdb_pw_chain;
+typedef struct qdb_dw_extra {
+    int fill;
+    float fill_value;
+    const struct qdb_pw_chain *chain;
+} qdb_dw_extra;
+int qdb_conv_depthwise_ex(const float *x, const float *wt, const float *bias, int64_t channels,
+                          const qdb_window *w, const qdb_dw_extra *ex, float *y);
 
 /* Max pooling of `planes` planes. idx (may be NULL) receives, per output, the
  * flat index of the maximum in the whole input (plane * in_size + position),

@@ -1,6 +1,9 @@
 /* test_exec.c - the executor's x * gate(x) fusion (bit-identical to the
  * unfused nodes, applied only where the gate's output has no other reader
- * and the caller allows it) and the ordered batch pipeline (finish in
+ * and the caller allows it), its Conv groups (a folded Pad and a pointwise
+ * chain with the hook's own pointwise work, bit-identical to the nodes run
+ * one by one; a value the hook must see ends the group) and the ordered
+ * batch pipeline (finish in
  * order whatever the workers' timing, errors and cancellation stop it and
  * discard what is in flight). */
 #include <math.h>
@@ -71,7 +74,7 @@ static qdb_tensor *gated_input(int64_t n)
 }
 
 typedef struct {
-    int calls[8]; /* hook calls per node */
+    int calls[16]; /* hook calls per node */
 } seen_t;
 
 static int count_hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t)
@@ -80,7 +83,7 @@ static int count_hook(void *user, const qdb_graph *g, int node, int slot, qdb_te
     (void)slot;
     (void)t;
     seen_t *s = user;
-    if (node >= 0 && node < 8)
+    if (node >= 0 && node < 16)
         s->calls[node]++;
     return 0;
 }
@@ -186,6 +189,206 @@ static void test_fusion_needs_sole_reader(void **state)
     }
     qdb_tensor_free(x);
     qdb_graph_free(g);
+}
+
+/* ---- Conv groups ---- */
+
+/* x [N,6,H,H] -> Pad (1 each side, value 0.37) -> depthwise 3x3 Conv
+ * (stride S) -> SiLU -> Add 0.25 -> PRelu (per channel) -> 1x1 Conv to 5
+ * channels -> Hardswish -> Mul by a per-channel constant -> Relu -> y. */
+static qdb_graph *conv_chain_model(int64_t H, int64_t S)
+{
+    mb *m = mb_new(13);
+    int64_t d[4] = {MB_N, 6, H, H};
+    mb_input(m, "x", MB_FLOAT, 4, d);
+    const int64_t pads[8] = {0, 0, 1, 1, 0, 0, 1, 1}, npads = 8, one = 1;
+    const float pv = 0.37f, shift = 0.25f;
+    mb_init_i(m, "pads", 1, &npads, pads);
+    mb_init_f(m, "pv", 0, NULL, &pv);
+    float w1[54], b1[6], slope[6], w2[30], b2[5], kc[5];
+    uint32_t r = 777;
+    float *all[] = {w1, b1, slope, w2, b2, kc};
+    const int len[] = {54, 6, 6, 30, 5, 5};
+    for (int a = 0; a < 6; a++)
+        for (int i = 0; i < len[a]; i++) {
+            r = r * 1664525u + 1013904223u;
+            all[a][i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 2.0f;
+        }
+    const int64_t dw1[4] = {6, 1, 3, 3}, d6 = 6, ds[3] = {6, 1, 1}, dw2[4] = {5, 6, 1, 1}, d5 = 5,
+                  dk[4] = {1, 5, 1, 1};
+    mb_init_f(m, "w1", 4, dw1, w1);
+    mb_init_f(m, "b1", 1, &d6, b1);
+    mb_init_f(m, "slope", 3, ds, slope);
+    mb_init_f(m, "shift", 1, &one, &shift);
+    mb_init_f(m, "w2", 4, dw2, w2);
+    mb_init_f(m, "b2", 1, &d5, b2);
+    mb_init_f(m, "kc", 4, dk, kc);
+    mb_node(m, "Pad", "pad", "x,pads,pv", "xp");
+    mb_node(m, "Conv", "dw", "xp,w1,b1", "c1");
+    mb_attr_i(m, "group", 6);
+    const int64_t st[2] = {S, S};
+    mb_attr_ints(m, "strides", 2, st);
+    mb_node(m, "Sigmoid", "sig", "c1", "s1");
+    mb_node(m, "Mul", "silu", "c1,s1", "a1");
+    mb_node(m, "Add", "add", "shift,a1", "a2");
+    mb_node(m, "PRelu", "prelu", "a2,slope", "a3");
+    mb_node(m, "Conv", "pw", "a3,w2,b2", "c2");
+    mb_node(m, "HardSigmoid", "hsig", "c2", "s2");
+    mb_node(m, "Mul", "hswish", "s2,c2", "a4");
+    mb_node(m, "Mul", "scale", "a4,kc", "a5");
+    mb_node(m, "Relu", "relu", "a5", "y");
+    mb_output(m, "y");
+    size_t n;
+    uint8_t *buf = mb_pack(m, &n);
+    mb_free(m);
+    qdb_err e = {0};
+    qdb_graph *g = qdb_onnx_load_buffer(buf, n, "chain.onnx", NULL, &e);
+    free(buf);
+    if (!g)
+        fail_msg("%s", e.msg);
+    return g;
+}
+
+static qdb_tensor *conv_input(int64_t n, int64_t H)
+{
+    int64_t d[4] = {n, 6, H, H};
+    qdb_tensor *x = qdb_tensor_new_dims(QDB_F32, 4, d, NULL);
+    assert_non_null(x);
+    uint32_t r = 4242;
+    for (size_t i = 0; i < x->numel; i++) {
+        r = r * 1664525u + 1013904223u;
+        x->data.f[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 8.0f;
+    }
+    return x;
+}
+
+/* A stand-in for fake quantization: round to eighths. */
+static void eighths(const void *ctx, float *x, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        x[i] = nearbyintf(x[i] * 8.0f) / 8.0f;
+}
+
+typedef struct {
+    seen_t seen;
+    const qdb_graph *g;
+    int opaque;          /* a value the pointwise form must not cover, -1 */
+} round_hook_t;
+
+/* Values the rounding hook leaves alone: the Pad's and the gates' outputs. */
+static int round_skips(const qdb_graph *g, int v)
+{
+    const char *n = g->values[v].name;
+    return !strcmp(n, "xp") || !strcmp(n, "s1") || !strcmp(n, "s2");
+}
+
+static int round_hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t)
+{
+    round_hook_t *h = user;
+    count_hook(&h->seen, g, node, slot, t);
+    int v = node < 0 ? g->inputs[slot] : g->nodes[node].out[slot];
+    if (!round_skips(g, v))
+        eighths(NULL, t->data.f, t->numel);
+    return 0;
+}
+
+static int round_skippable(void *user, const qdb_graph *g, int v)
+{
+    (void)user;
+    return round_skips(g, v);
+}
+
+static int round_pointwise(void *user, const qdb_graph *g, int v, qdb_pw_fn *fn,
+                           const void **ctx)
+{
+    round_hook_t *h = user;
+    *ctx = NULL;
+    *fn = NULL;
+    if (v == h->opaque)
+        return 0;
+    if (!round_skips(g, v))
+        *fn = eighths;
+    return 1;
+}
+
+/* fuse: 0 off, 1 on; hook: 0 none, 1 the rounding hook (pointwise form
+ * offered when fuse) */
+static qdb_tensor *run_chain(qdb_graph *g, const qdb_tensor *x, int fuse, int hook,
+                             round_hook_t *h)
+{
+    qdb_err e = {0};
+    qdb_exec *ex = qdb_exec_new(g, &e);
+    assert_non_null(ex);
+    if (hook) {
+        qdb_exec_set_hook(ex, round_hook, h);
+        qdb_exec_set_fusion(ex, fuse, round_skippable, h);
+        qdb_exec_set_pointwise(ex, round_pointwise);
+    } else {
+        qdb_exec_set_fusion(ex, fuse, NULL, NULL);
+    }
+    qdb_tensor *y = NULL;
+    if (qdb_exec_run_first(ex, &x, &y, &e) != QDB_OK)
+        fail_msg("%s", e.msg);
+    /* a second run reuses the plan */
+    qdb_tensor *y2 = NULL;
+    if (qdb_exec_run_first(ex, &x, &y2, &e) != QDB_OK)
+        fail_msg("%s", e.msg);
+    assert_memory_equal(y->data.f, y2->data.f, y->numel * sizeof(float));
+    qdb_tensor_free(y2);
+    qdb_exec_free(ex);
+    return y;
+}
+
+static void test_conv_groups_bit_identical(void **state)
+{
+    (void)state;
+    /* small planes (the bordered-buffer path) and large ones (a padded
+     * copy), both strides */
+    const int64_t cases[][2] = {{9, 1}, {9, 2}, {100, 1}, {101, 2}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        qdb_graph *g = conv_chain_model(cases[c][0], cases[c][1]);
+        qdb_tensor *x = conv_input(3, cases[c][0]);
+        /* no hook */
+        qdb_tensor *plain = run_chain(g, x, 0, 0, NULL);
+        qdb_tensor *fused = run_chain(g, x, 1, 0, NULL);
+        assert_int_equal(plain->numel, fused->numel);
+        assert_memory_equal(plain->data.f, fused->data.f, plain->numel * sizeof(float));
+        /* the output is not trivially zero (Relu) */
+        size_t pos = 0;
+        for (size_t i = 0; i < plain->numel; i++)
+            pos += plain->data.f[i] > 0.0f;
+        assert_true(pos > plain->numel / 10);
+        /* a rounding hook, whole tensors vs spans inside the groups */
+        round_hook_t hp = {{{0}}, g, -1}, hf = {{{0}}, g, -1};
+        qdb_tensor *rp = run_chain(g, x, 0, 1, &hp);
+        qdb_tensor *rf = run_chain(g, x, 1, 1, &hf);
+        assert_memory_equal(rp->data.f, rf->data.f, rp->numel * sizeof(float));
+        assert_true(memcmp(rp->data.f, plain->data.f, rp->numel * sizeof(float)) != 0);
+        /* every node ran inside one of the two groups: no hook call */
+        int total = 0;
+        for (int i = 0; i < 16; i++)
+            total += hf.seen.calls[i];
+        assert_int_equal(total, 0);
+        assert_int_equal(hp.seen.calls[node_index(g, "relu")], 2);
+        /* a value the hook must see whole (the Add's) ends the first group
+         * there: the hook runs on it, once per run, and on the PRelu after
+         * it, which no longer follows a Conv; SiLU stays inside */
+        round_hook_t ho = {{{0}}, g, -1};
+        ho.opaque = g->nodes[node_index(g, "add")].out[0];
+        qdb_tensor *ro = run_chain(g, x, 1, 1, &ho);
+        assert_memory_equal(rp->data.f, ro->data.f, rp->numel * sizeof(float));
+        assert_int_equal(ho.seen.calls[node_index(g, "add")], 2);
+        assert_int_equal(ho.seen.calls[node_index(g, "prelu")], 2);
+        assert_int_equal(ho.seen.calls[node_index(g, "silu")], 0);
+        qdb_tensor_free(plain);
+        qdb_tensor_free(fused);
+        qdb_tensor_free(rp);
+        qdb_tensor_free(rf);
+        qdb_tensor_free(ro);
+        qdb_tensor_free(x);
+        qdb_graph_free(g);
+    }
 }
 
 /* ---- pipeline ---- */
@@ -303,6 +506,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fusion_bit_identical),
         cmocka_unit_test(test_fusion_needs_sole_reader),
+        cmocka_unit_test(test_conv_groups_bit_identical),
         cmocka_unit_test(test_pipeline_order),
         cmocka_unit_test(test_pipeline_errors),
     };

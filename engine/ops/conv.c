@@ -2,13 +2,16 @@
  *
  * Conv runs im2col + sgemm per image and group (1x1 / stride 1 / no pad
  * convolutions skip im2col), or the direct depthwise kernel when every
- * group has one input and one output channel. ConvTranspose runs sgemm +
+ * group has one input and one output channel. The executor's fused groups
+ * run a Conv through qdb_conv_run_fused (conv.h). ConvTranspose runs sgemm +
  * col2im per image and group. The arithmetic lives in kernels.c. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv.h"
 #include "kernels.h"
 #include "op.h"
+#include "pw_chain.h"
 #include "window.h"
 
 /* Geometry of one Conv / ConvTranspose node on concrete input shapes. */
@@ -151,27 +154,29 @@ static qdb_status conv_infer(const qdb_node *n, const qdb_tensor *const *in, qdb
     return QDB_OK;
 }
 
-static qdb_status conv_forward(const qdb_node *n, const qdb_tensor *const *in,
-                               qdb_tensor *const *out, qdb_err *e)
+/* The convolution proper on geometry g; `ex` (may be NULL) is what a fused
+ * group adds: a fill value for the depthwise window's padding and the
+ * pointwise chain run on each output image once computed. */
+static qdb_status conv_compute(const qdb_node *n, const conv_geo *gp, const qdb_tensor *const *in,
+                               const qdb_dw_extra *ex, float *y, qdb_err *e)
 {
-    conv_geo g;
+    const conv_geo g = *gp;
     float *col = NULL;
-    qdb_status st = conv_geometry(n, in, &g, e);
-    if (st != QDB_OK)
-        return st;
     const float *x = in[0]->data.f, *wt = in[1]->data.f;
     const qdb_tensor *bt = qdb_op_in(n, in, 2);
     const float *bias = bt ? bt->data.f : NULL;
-    float *y = out[0]->data.f;
     const int64_t cg = g.c_in / g.group, mg = g.c_out / g.group, kdim = cg * g.ksz;
     const qdb_window *w = &g.w;
 
     if (cg == 1 && mg == 1) { /* depthwise */
         for (int64_t i = 0; i < g.n; i++)
-            qdb_conv_depthwise(x + i * g.c_in * g.x_sz, wt, bias, g.c_in, w,
-                               y + i * g.c_out * g.y_sz);
+            if (qdb_conv_depthwise_ex(x + i * g.c_in * g.x_sz, wt, bias, g.c_in, w, ex,
+                                      y + i * g.c_out * g.y_sz))
+                return qdb_err_set(e, QDB_ERR_NOMEM, "Conv: out of memory for a padded plane");
         return QDB_OK;
     }
+    if (ex && ex->fill)
+        return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "Conv: a folded Pad needs a depthwise Conv");
     if (kdim > QDB_SGEMM_DIM_MAX || mg > QDB_SGEMM_DIM_MAX || g.y_sz > QDB_SGEMM_DIM_MAX)
         return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "Conv: matrix dimensions exceed the BLAS limit");
 
@@ -202,8 +207,76 @@ static qdb_status conv_forward(const qdb_node *n, const qdb_tensor *const *in,
             qdb_sgemm(0, 0, mg, g.y_sz, kdim, 1.0f, wt + grp * mg * kdim, kdim, b, g.y_sz,
                       bias ? 1.0f : 0.0f, yg, g.y_sz);
         }
+        if (ex && ex->chain) /* the image is still in cache */
+            qdb_pw_apply_planes(ex->chain, y + i * g.c_out * g.y_sz, g.c_out, g.y_sz, 0,
+                                g.c_out);
     }
     free(col);
+    return QDB_OK;
+}
+
+static qdb_status conv_forward(const qdb_node *n, const qdb_tensor *const *in,
+                               qdb_tensor *const *out, qdb_err *e)
+{
+    conv_geo g;
+    qdb_status st = conv_geometry(n, in, &g, e);
+    if (st != QDB_OK)
+        return st;
+    return conv_compute(n, &g, in, NULL, out[0]->data.f, e);
+}
+
+qdb_status qdb_conv_run_fused(const qdb_node *n, const qdb_tensor *const *in,
+                              const qdb_conv_fuse *f, qdb_tensor **out, qdb_err *e)
+{
+    *out = NULL;
+    const qdb_tensor *vin[3] = {NULL, NULL, NULL};
+    qdb_tensor xv;
+    if (n->n_in < 2 || n->n_in > 3)
+        return qdb_err_set(e, QDB_ERR_INVALID, "Conv: %d inputs", n->n_in);
+    for (int k = 0; k < n->n_in; k++)
+        vin[k] = in[k];
+    if (!in[0])
+        return qdb_err_set(e, QDB_ERR_INVALID, "Conv: input X is required");
+    if (f->pad) { /* the geometry of the padded input the Pad would have made */
+        if (in[0]->shape.ndim != 4)
+            return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "Conv: a folded Pad needs a 2-D Conv");
+        xv = *in[0];
+        for (int i = 0; i < 2; i++)
+            xv.shape.d[2 + i] += f->pad_begin[i] + f->pad_end[i];
+        vin[0] = &xv;
+    }
+    conv_geo g;
+    qdb_status st = conv_geometry(n, vin, &g, e);
+    if (st != QDB_OK)
+        return st;
+    qdb_dw_extra ex = {0, 0.0f, f->chain};
+    if (f->pad) {
+        for (int i = 0; i < 2; i++) {
+            const int j = qdb_nn_wdim(2, i);
+            if (g.w.pad[j] || g.w.pad_end[j])
+                return qdb_err_set(e, QDB_ERR_UNSUPPORTED,
+                                   "Conv: a folded Pad needs an unpadded Conv");
+            g.w.in[j] = in[0]->shape.d[2 + i];
+            g.w.pad[j] = f->pad_begin[i];
+            g.w.pad_end[j] = f->pad_end[i];
+        }
+        g.x_sz = qdb_window_in_size(&g.w);
+        ex.fill = 1;
+        ex.fill_value = f->pad_value;
+    }
+    qdb_shape ys = in[0]->shape;
+    ys.d[1] = g.c_out;
+    for (int i = 0; i < g.nsp; i++)
+        ys.d[2 + i] = g.y_sp[i];
+    qdb_tensor *t = qdb_tensor_new_uninit(QDB_F32, &ys, e);
+    if (!t)
+        return e && e->code ? e->code : QDB_ERR_NOMEM;
+    st = conv_compute(n, &g, in, &ex, t->data.f, e);
+    if (st != QDB_OK) {
+        qdb_tensor_free(t);
+        return st;
+    }
+    *out = t;
     return QDB_OK;
 }
 

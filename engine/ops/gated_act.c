@@ -29,12 +29,25 @@ QDB_MULTIVERSION static void hardswish(const float *xp, float *yp, size_t cnt, f
     QDB_VLOOP(i, cnt, float x = xp[i]; yp[i] = x * clamp01(alpha * x + beta));
 }
 
-void qdb_gated_act_f32(qdb_gate gate, const qdb_node *gate_node, const float *x, float *y,
-                       size_t n)
+void qdb_gate_params(const qdb_node *gate_node, float *alpha, float *beta)
+{
+    *alpha = qdb_attr_float(gate_node, "alpha", 0.2f);
+    *beta = qdb_attr_float(gate_node, "beta", 0.5f);
+}
+
+void qdb_gated_act_f32_ab(qdb_gate gate, float alpha, float beta, const float *x, float *y,
+                          size_t n)
 {
     if (gate == QDB_GATE_SIGMOID)
         silu(x, y, n);
     else if (gate == QDB_GATE_HARDSIGMOID)
-        hardswish(x, y, n, qdb_attr_float(gate_node, "alpha", 0.2f),
-                  qdb_attr_float(gate_node, "beta", 0.5f));
+        hardswish(x, y, n, alpha, beta);
+}
+
+void qdb_gated_act_f32(qdb_gate gate, const qdb_node *gate_node, const float *x, float *y,
+                       size_t n)
+{
+    float alpha, beta;
+    qdb_gate_params(gate_node, &alpha, &beta);
+    qdb_gated_act_f32_ab(gate, alpha, beta, x, y, n);
 }

@@ -20,5 +20,11 @@ qdb_gate qdb_gate_of(const qdb_node *n);
  * alpha and beta. y may be x. */
 void qdb_gated_act_f32(qdb_gate gate, const qdb_node *gate_node, const float *x, float *y,
                        size_t n);
+/* The same with HardSigmoid's alpha and beta given (read once by callers
+ * that run many short spans). */
+void qdb_gated_act_f32_ab(qdb_gate gate, float alpha, float beta, const float *x, float *y,
+                          size_t n);
+/* HardSigmoid's alpha and beta of a gate node (defaults 0.2, 0.5). */
+void qdb_gate_params(const qdb_node *gate_node, float *alpha, float *beta);
 
 #endif

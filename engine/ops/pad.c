@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "op.h"
+#include "pad.h"
 #include "tensor_util.h"
 
 enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP };
@@ -251,3 +252,29 @@ const qdb_op qdb_op_pad = {
     .infer = pad_infer,
     .forward = pad_forward,
 };
+
+qdb_status qdb_pad_constant_spatial(const qdb_node *n, const qdb_tensor *const *in,
+                                    int64_t *pb, int64_t *pe, float *value, qdb_err *e)
+{
+    int64_t b[QDB_MAX_DIMS], en[QDB_MAX_DIMS];
+    const qdb_tensor *x = in[0];
+    if (!x || x->dtype != QDB_F32 || x->shape.ndim != 4 || pad_mode(n) != PAD_CONSTANT)
+        return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "Pad: not a constant float 2-D padding");
+    qdb_status st = pad_amounts(n, in, b, en, e);
+    if (st != QDB_OK)
+        return st;
+    if (b[0] || en[0] || b[1] || en[1])
+        return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "Pad: pads the batch or channel axis");
+    for (int i = 0; i < 2; i++) {
+        if (b[2 + i] < 0 || en[2 + i] < 0)
+            return qdb_err_set(e, QDB_ERR_UNSUPPORTED, "Pad: crops");
+        pb[i] = b[2 + i];
+        pe[i] = en[2 + i];
+    }
+    const qdb_tensor *cv = n->opset >= 11 ? qdb_op_in(n, in, 2) : NULL;
+    if (cv && cv->numel && cv->dtype != QDB_F32)
+        return qdb_err_set(e, QDB_ERR_INVALID, "Pad: constant_value is %s, data is float32",
+                           qdb_dtype_name(cv->dtype));
+    *value = cv && cv->numel ? cv->data.f[0] : n->opset < 11 ? qdb_attr_float(n, "value", 0) : 0;
+    return QDB_OK;
+}

@@ -269,6 +269,17 @@ static int cache_skippable(void *user, const qdb_graph *g, int v)
            r->fq.fuse_skippable(r->fq.hook_user, g, v);
 }
 
+/* A value the cache keeps must be made whole; the others go as the
+ * model's hook says. */
+static int cache_pointwise(void *user, const qdb_graph *g, int v, qdb_pw_fn *fn,
+                           const void **ctx)
+{
+    const run_ctx *r = user;
+    if (v < r->n_values && r->store_cut[v] >= 0)
+        return 0;
+    return r->fq.fuse_pointwise && r->fq.fuse_pointwise(r->fq.hook_user, g, v, fn, ctx);
+}
+
 /* One batch: its input (owned when read from the dataset, borrowed from a
  * cut), labels and output. */
 typedef struct {
@@ -550,6 +561,7 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
         }
         qdb_exec_set_hook(cr.x[w], hook, rc);
         qdb_exec_set_fusion(cr.x[w], 1, cache_skippable, rc);
+        qdb_exec_set_pointwise(cr.x[w], cache_pointwise);
         qdb_exec_hook_inputs(cr.x[w], suffix == NULL); /* cached cut values are quantized already */
     }
     if (!c->labels && !(c->labels = calloc((size_t)c->n_batches, sizeof *c->labels))) {

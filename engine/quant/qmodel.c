@@ -364,7 +364,7 @@ static void fq_range(void *ctx, int64_t begin, int64_t end)
     if (j->prescale != 1.0f)
         for (size_t i = 0; i < n; i++)
             p[i] *= j->prescale;
-    qdb_quantize_inplace(j->grid, p, n);
+    qdb_quantize_fast(j->grid, p, n);
 }
 
 static int fq_hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *t)
@@ -394,10 +394,37 @@ static int fq_skippable(void *user, const qdb_graph *g, int v)
            !q->layers[q->layer_of_value[v]].act_active;
 }
 
+/* The hook's work on a value, done span by span inside a fused group. */
+static void fq_span(const void *ctx, float *x, size_t n)
+{
+    const qdb_qlayer *l = ctx;
+    const float prescale = (float)l->act_prescale;
+    if (prescale != 1.0f)
+        for (size_t i = 0; i < n; i++)
+            x[i] *= prescale;
+    qdb_quantize_fast(&l->act_grid, x, n);
+}
+
+static int fq_pointwise(void *user, const qdb_graph *g, int v, qdb_pw_fn *fn, const void **ctx)
+{
+    const qdb_qmodel *q = user;
+    *fn = NULL;
+    *ctx = NULL;
+    if (v < 0 || v >= q->n_map || g->values[v].dtype != QDB_F32)
+        return 0;
+    int L = q->layer_of_value[v];
+    if (L < 0 || !q->layers[L].act_active)
+        return 1; /* the hook leaves it alone */
+    *fn = fq_span;
+    *ctx = &q->layers[L];
+    return 1;
+}
+
 void qdb_qmodel_eval_opts(qdb_qmodel *q, qdb_eval_opts *o)
 {
     o->hook = fq_hook;
     o->hook_user = q;
     o->hook_inputs = 1;
     o->fuse_skippable = fq_skippable;
+    o->fuse_pointwise = fq_pointwise;
 }

@@ -18,9 +18,29 @@ static int clamp_bits(int n)
     return n < 1 ? 1 : (n > 24 ? 24 : n);
 }
 
+/* 1 / d when d is a normal power of two (its reciprocal is exact, so a
+ * product by it rounds exactly as the quotient does), else 0. */
+static float exact_inverse(float d)
+{
+    int e;
+    if (!(d >= FLT_MIN) || !isfinite(d) || frexpf(d, &e) != 0.5f)
+        return 0.0f;
+    float inv = ldexpf(1.0f, 1 - e);
+    return isfinite(inv) && inv * d == 1.0f ? inv : 0.0f;
+}
+
+static qdb_qgrid grid_make(const qdb_qparams *p);
+
 qdb_qgrid qdb_qgrid_make(const qdb_qparams *p)
 {
-    qdb_qgrid g;
+    qdb_qgrid g = grid_make(p);
+    g.inv_delta = exact_inverse(g.delta);
+    return g;
+}
+
+static qdb_qgrid grid_make(const qdb_qparams *p)
+{
+    qdb_qgrid g = {0};
     int n = clamp_bits(p->n_bits);
     double levels = ldexp(1.0, n); /* 2^n */
     g.levels_m1 = (float)(levels - 1.0);
@@ -75,7 +95,23 @@ qdb_qgrid qdb_qgrid_make(const qdb_qparams *p)
     return g;
 }
 
-QDB_MULTIVERSION size_t qdb_quantize_inplace(const qdb_qgrid *g, float *x, size_t n)
+/* The rounding of one value onto the grid, as a position y in [0, L]
+ * rounded half to even: (x - lo) / d, by a product when the step is a power
+ * of two (the same result; a division costs several times more). */
+#define GRID_POS(x) (inv != 0.0f ? ((x) - lo) * inv : ((x) - lo) / d)
+
+static QDB_INLINE float grid_round(float y, float L)
+{
+    /* clamping before rounding is the same as after: L is whole */
+    y = y < 0.0f ? 0.0f : y;
+    y = y > L ? L : y;
+    return (y + ROUND_MAGIC) - ROUND_MAGIC;
+}
+
+/* In place, counting values outside the range when `count`; the product
+ * and quotient forms are separate loops (inv is constant per call). */
+static QDB_INLINE size_t quantize_run(const qdb_qgrid *g, float *x, size_t n, int count,
+                                      float inv)
 {
     const float lo = g->lo, d = g->delta, L = g->levels_m1;
     const float Lh = L + 0.5f;
@@ -86,35 +122,45 @@ QDB_MULTIVERSION size_t qdb_quantize_inplace(const qdb_qgrid *g, float *x, size_
         float *restrict p = x + base;
         unsigned c = 0;
         for (size_t i = 0; i < m; i++) {
-            float y = (p[i] - lo) / d;
-            c += (unsigned)((y < -0.5f) | (y > Lh));
-            /* clamping before rounding is the same as after: L is whole */
-            y = y < 0.0f ? 0.0f : y;
-            y = y > L ? L : y;
-            y = (y + ROUND_MAGIC) - ROUND_MAGIC;
-            p[i] = lo + d * y;
+            float y = GRID_POS(p[i]);
+            if (count)
+                c += (unsigned)((y < -0.5f) | (y > Lh));
+            p[i] = lo + d * grid_round(y, L);
         }
         clipped += c;
     }
     return clipped;
 }
 
+QDB_MULTIVERSION size_t qdb_quantize_inplace(const qdb_qgrid *g, float *x, size_t n)
+{
+    return g->inv_delta != 0.0f ? quantize_run(g, x, n, 1, g->inv_delta)
+                                : quantize_run(g, x, n, 1, 0.0f);
+}
+
+QDB_MULTIVERSION void qdb_quantize_fast(const qdb_qgrid *g, float *x, size_t n)
+{
+    if (g->inv_delta != 0.0f)
+        quantize_run(g, x, n, 0, g->inv_delta);
+    else
+        quantize_run(g, x, n, 0, 0.0f);
+}
+
 QDB_MULTIVERSION void qdb_quantize(const qdb_qgrid *g, const float *src, float *dst, size_t n)
 {
-    const float lo = g->lo, d = g->delta, L = g->levels_m1;
+    const float lo = g->lo, d = g->delta, L = g->levels_m1, inv = g->inv_delta;
     if (src == dst) {
-        qdb_quantize_inplace(g, dst, n);
+        qdb_quantize_fast(g, dst, n);
         return;
     }
     const float *restrict s = src;
     float *restrict o = dst;
-    for (size_t i = 0; i < n; i++) {
-        float y = (s[i] - lo) / d;
-        y = y < 0.0f ? 0.0f : y;
-        y = y > L ? L : y;
-        y = (y + ROUND_MAGIC) - ROUND_MAGIC;
-        o[i] = lo + d * y;
-    }
+    if (inv != 0.0f)
+        for (size_t i = 0; i < n; i++)
+            o[i] = lo + d * grid_round((s[i] - lo) * inv, L);
+    else
+        for (size_t i = 0; i < n; i++)
+            o[i] = lo + d * grid_round((s[i] - lo) / d, L);
 }
 
 double qdb_pow2_ceil(double x)

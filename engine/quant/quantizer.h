@@ -29,6 +29,8 @@ typedef struct qdb_qgrid {
     float lo;            /* smallest grid value */
     float delta;         /* step */
     float levels_m1;     /* 2^n - 1 */
+    float inv_delta;     /* 1 / delta when delta is a power of two (then
+                            x * inv_delta == x / delta exactly), else 0 */
 } qdb_qgrid;
 
 /* The grid of a set of parameters. */
@@ -45,6 +47,8 @@ static inline float qdb_quantize1(const qdb_qgrid *g, float x)
 /* Quantize n values in place; returns how many were clipped (outside the
  * grid's range by more than half a step). */
 size_t qdb_quantize_inplace(const qdb_qgrid *g, float *x, size_t n);
+/* The same without the count (the simulation's inner loop). */
+void qdb_quantize_fast(const qdb_qgrid *g, float *x, size_t n);
 /* Quantize src into dst (n values). */
 void qdb_quantize(const qdb_qgrid *g, const float *src, float *dst, size_t n);
 
