@@ -200,6 +200,21 @@ static qdb_status plan_groups(qdb_exec *x, qdb_err *e)
     return QDB_OK;
 }
 
+qdb_tensor *qdb_exec_disown(qdb_exec *x, int value)
+{
+    if (value < 0 || value >= x->g->n_values || !x->owned[value] || !x->cur[value])
+        return NULL;
+    x->owned[value] = 0;
+    return x->cur[value];
+}
+
+int qdb_exec_fused_away(qdb_exec *x, int v, qdb_err *e)
+{
+    if (plan_groups(x, e) != QDB_OK)
+        return -1;
+    return x->plan && v >= 0 && v < x->g->n_values && x->plan->inside[v];
+}
+
 /* Group k, at its head: the Conv (reading the folded Pad's input), then
  * the chain on each output image. */
 static qdb_status run_group(qdb_exec *x, const qdb_fuse_group *k, qdb_err *e)

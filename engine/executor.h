@@ -48,6 +48,17 @@ void qdb_exec_set_fusion(qdb_exec *x, int on, qdb_exec_skippable skippable, void
 typedef int (*qdb_exec_pointwise)(void *user, const qdb_graph *g, int value, qdb_pw_fn *fn,
                                   const void **ctx);
 void qdb_exec_set_pointwise(qdb_exec *x, qdb_exec_pointwise pointwise);
+
+/* From inside the hook: hand the tensor of `value` (just computed) over to
+ * the caller, who frees it; the executor goes on reading it during this
+ * run but no longer frees it. NULL when the executor does not own it (an
+ * input, a constant). Saves a copy for a hook that keeps values. */
+qdb_tensor *qdb_exec_disown(qdb_exec *x, int value);
+
+/* With the current settings, is value v made and read inside a fused group
+ * only (never materialized, never seen by the hook)? 1 yes, 0 no, -1 out
+ * of memory (e set). */
+int qdb_exec_fused_away(qdb_exec *x, int v, qdb_err *e);
 /* Run the graph. `inputs` has g->n_inputs tensors (borrowed; shapes must
  * match the graph's with any batch size where the batch is free). On
  * success outputs[k] (k < g->n_outputs) receive new tensors owned by the

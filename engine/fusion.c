@@ -106,6 +106,7 @@ void qdb_fusion_free(qdb_fusion *f)
     free(f->group_of);
     free(f->absorbed);
     free(f->last_use);
+    free(f->inside);
     free(f);
 }
 
@@ -195,7 +196,8 @@ qdb_fusion *qdb_fusion_plan(const qdb_graph *g, const int *gate_mul, const char 
     f->group_of = malloc(nn * sizeof *f->group_of);
     f->absorbed = calloc(nn, 1);
     f->last_use = malloc(nv * sizeof *f->last_use);
-    if (!f->groups || !f->group_of || !f->absorbed || !f->last_use)
+    f->inside = calloc(nv, 1);
+    if (!f->groups || !f->group_of || !f->absorbed || !f->last_use || !f->inside)
         goto nomem;
     for (int i = 0; i < g->n_nodes; i++)
         f->group_of[i] = -1;
@@ -247,13 +249,21 @@ qdb_fusion *qdb_fusion_plan(const qdb_graph *g, const int *gate_mul, const char 
         if (k->pad < 0 && k->n_steps == 0 && !any_fn)
             continue; /* nothing gained */
         f->group_of[i] = f->n_groups++;
-        if (k->pad >= 0)
+        if (k->pad >= 0) {
             f->absorbed[k->pad] = 1;
-        for (int s = 0; s < k->n_steps; s++) {
-            f->absorbed[k->steps[s].node] = 1;
-            if (k->steps[s].gate_node >= 0)
-                f->absorbed[k->steps[s].gate_node] = 1;
+            f->inside[g->nodes[k->pad].out[0]] = 1;
         }
+        f->inside[n->out[0]] = 1;
+        for (int s = 0; s < k->n_steps; s++) {
+            const qdb_fuse_step *st = &k->steps[s];
+            f->absorbed[st->node] = 1;
+            f->inside[g->nodes[st->node].out[0]] = 1;
+            if (st->gate_node >= 0) {
+                f->absorbed[st->gate_node] = 1;
+                f->inside[g->nodes[st->gate_node].out[0]] = 1;
+            }
+        }
+        f->inside[k->out_value] = 0;
     }
     /* last readers, a group's nodes counting at its head */
     for (int v = 0; v < g->n_values; v++)

@@ -55,6 +55,8 @@ typedef struct qdb_fusion {
     char *absorbed;      /* per node: run inside a group headed elsewhere */
     int *last_use;       /* per value: the last node reading it, counting a
                             group's nodes at its head; -1: none */
+    char *inside;        /* per value: made and read inside a group, never
+                            materialized */
 } qdb_fusion;
 
 /* Plan the groups of g. gate_mul[i] is the Mul an x * gate(x) gate node i

@@ -234,6 +234,7 @@ static int find_cuts(const qdb_graph *g, int **pos_out, int **val_out, int *n_ou
 
 typedef struct run_ctx {  /* one per worker */
     qdb_eval_opts fq;       /* the model's fake-quantization hook */
+    qdb_exec *x;            /* the worker's executor */
     qdb_eval_cache *c;
     int64_t batch_index;
     int *store_cut;         /* per value: cut index to fill, -1 */
@@ -250,7 +251,10 @@ static int hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *
     int v = node < 0 ? g->inputs[slot] : g->nodes[node].out[slot];
     if (v < r->n_values && r->store_cut[v] >= 0) {
         cut *k = &r->c->cuts[r->store_cut[v]];
-        qdb_tensor *copy = qdb_tensor_clone(t, NULL);
+        /* the executor's own tensor when it lets go of it, else a copy */
+        qdb_tensor *copy = qdb_exec_disown(r->x, v);
+        if (!copy)
+            copy = qdb_tensor_clone(t, NULL);
         if (!copy) {
             r->failed = 1;
             return 1;
@@ -278,6 +282,37 @@ static int cache_pointwise(void *user, const qdb_graph *g, int v, qdb_pw_fn *fn,
     if (v < r->n_values && r->store_cut[v] >= 0)
         return 0;
     return r->fq.fuse_pointwise && r->fq.fuse_pointwise(r->fq.hook_user, g, v, fn, ctx);
+}
+
+/* Keep only the cuts at fused groups' boundaries: a value the cache keeps
+ * must be made whole, which would split its group (and slow every later
+ * run through it). Returns -1 when out of memory. */
+static int drop_fused_cuts(qdb_qmodel *q, const qdb_graph *g, int *cpos, int *cval, int *ncut,
+                           qdb_err *e)
+{
+    qdb_eval_opts fq = {0};
+    qdb_qmodel_eval_opts(q, &fq);
+    qdb_exec *x = qdb_exec_new(g, e);
+    if (!x)
+        return -1;
+    qdb_exec_set_hook(x, fq.hook, fq.hook_user);
+    qdb_exec_set_fusion(x, 1, fq.fuse_skippable, fq.hook_user);
+    qdb_exec_set_pointwise(x, fq.fuse_pointwise);
+    int n = 0;
+    for (int k = 0; k < *ncut; k++) {
+        int inside = qdb_exec_fused_away(x, cval[k], e);
+        if (inside < 0) {
+            qdb_exec_free(x);
+            return -1;
+        }
+        if (!inside) {
+            cpos[n] = cpos[k];
+            cval[n++] = cval[k];
+        }
+    }
+    *ncut = n;
+    qdb_exec_free(x);
+    return 0;
 }
 
 /* One batch: its input (owned when read from the dataset, borrowed from a
@@ -425,6 +460,10 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         goto done;
     }
+    if (drop_fused_cuts(q, g, cpos, cval, &ncut, e)) {
+        st = e && e->code ? e->code : qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     sig[0] = input_sig(q, g);
     for (int i = 0; i < g->n_nodes; i++) {
         sig[i + 1] = node_sig(q, g, i);
@@ -559,6 +598,7 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
             st = e && e->code ? e->code : QDB_ERR_NOMEM;
             goto done;
         }
+        rc->x = cr.x[w];
         qdb_exec_set_hook(cr.x[w], hook, rc);
         qdb_exec_set_fusion(cr.x[w], 1, cache_skippable, rc);
         qdb_exec_set_pointwise(cr.x[w], cache_pointwise);

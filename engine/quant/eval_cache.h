@@ -1,8 +1,9 @@
 /* eval_cache.h - fast re-evaluation of the simulated network after an
  * edit. A full evaluation keeps, for the whole evaluation set, the
  * quantized activations at "cuts" of the network (values that every path
- * from the input to the outputs goes through: block boundaries), within a
- * memory budget. After the configuration changes, the next evaluation finds
+ * from the input to the outputs goes through: block boundaries; never a
+ * value inside one of the executor's fused Conv groups), within a memory
+ * budget. After the configuration changes, the next evaluation finds
  * the first node whose computation differs (a signature per node: its op,
  * its constant inputs' data, the grid of its outputs' quantizers) and runs
  * only the part of the network after the last cached cut before it,
