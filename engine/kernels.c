@@ -515,50 +515,92 @@ static QDB_INLINE void dw3x3(const float *xc, const float *k, float b, const qdb
  * loads, measured slower: the de-interleaving copy costs more.) Buffers over
  * DW_FLAT_MAX floats return 0 (not done). */
 #define DW_FLAT_MAX 8192
+#define DW_FLAT_TAIL 24 /* >= 15 + 2 floats read past the buffer */
+
+/* The buffers of dw3x3_flat. The border is the same for every channel of
+ * a run: it is filled once (ready), and each channel then writes only its
+ * interior. */
+typedef struct dw_flat_buf {
+    float xp[DW_FLAT_MAX + DW_FLAT_TAIL], op[DW_FLAT_MAX + 16];
+    int ready;
+} dw_flat_buf;
+
+/* Copy n < 32 floats without a loop the compiler would turn into a
+ * library call (rows here are a few floats long). */
+static QDB_INLINE void copy_short(float *restrict d, const float *restrict s, int64_t n)
+{
+    int64_t i = 0;
+    if (n - i >= 16) {
+        memcpy(d + i, s + i, 16 * sizeof *d);
+        i += 16;
+    }
+    if (n - i >= 8) {
+        memcpy(d + i, s + i, 8 * sizeof *d);
+        i += 8;
+    }
+    if (n - i >= 4) {
+        memcpy(d + i, s + i, 4 * sizeof *d);
+        i += 4;
+    }
+    if (n - i >= 2) {
+        memcpy(d + i, s + i, 2 * sizeof *d);
+        i += 2;
+    }
+    if (n - i >= 1)
+        d[i] = s[i];
+}
 
 static QDB_INLINE int dw3x3_flat(const float *xc, const float *k, float b, const qdb_window *w,
-                                 int64_t S, float fill, float *yc)
+                                 int64_t S, float fill, dw_flat_buf *fb, float *yc)
 {
     const int64_t IH = w->in[1], IW = w->in[2], OH = w->out[1], OW = w->out[2];
     const int64_t ph = w->pad[1], pw = w->pad[2];
     const int64_t Wp = S == 1 ? OW + 2 : 2 * OW + 2, Hp = (OH - 1) * S + 3;
     const int64_t Wq = Wp / S; /* output row pitch in op */
-    if ((S == 1 ? Hp : 2 * OH + 2) * Wp > DW_FLAT_MAX)
+    const int64_t used = (S == 1 ? Hp : 2 * OH + 2) * Wp;
+    if (used > DW_FLAT_MAX)
         return 0;
-    float xp[DW_FLAT_MAX], op[DW_FLAT_MAX];
+    float *xp = fb->xp, *op = fb->op;
     int64_t c0 = pw < 0 ? 0 : pw, c1 = IW + pw < Wp ? IW + pw : Wp;
     if (c1 < c0)
         c1 = c0;
+    if (!fb->ready) {
+        for (int64_t i = 0; i < used; i++)
+            xp[i] = fill;
+        for (int64_t i = used; i < used + DW_FLAT_TAIL; i++)
+            xp[i] = 0.0f;
+        fb->ready = 1;
+    }
+    const int short_rows = c1 - c0 < 32;
     for (int64_t r = 0; r < Hp; r++) {
-        float *row = S == 1 ? xp + r * Wp : xp + ((r & 1) * (OH + 1) + r / 2) * Wp;
         const int64_t ih = r - ph;
-        /* rows are a few dozen floats: plain loops beat memset/memcpy calls */
-        if (ih < 0 || ih >= IH || c1 == c0) {
-            for (int64_t i = 0; i < Wp; i++)
-                row[i] = fill;
-            continue;
-        }
+        if (ih < 0 || ih >= IH || c1 == c0)
+            continue; /* all border */
+        float *row = S == 1 ? xp + r * Wp : xp + ((r & 1) * (OH + 1) + r / 2) * Wp;
         const float *src = xc + ih * IW + (c0 - pw);
-        for (int64_t i = 0; i < c0; i++)
-            row[i] = fill;
-        for (int64_t i = c0; i < c1; i++)
-            row[i] = src[i - c0];
-        for (int64_t i = c1; i < Wp; i++)
-            row[i] = fill;
+        if (short_rows)
+            copy_short(row + c0, src, c1 - c0);
+        else
+            memcpy(row + c0, src, (size_t)(c1 - c0) * sizeof *row);
     }
     const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6],
                 k7 = k[7], k8 = k[8];
     const float *r0 = xp, *r1 = S == 1 ? xp + Wp : xp + (OH + 1) * Wp,
                 *r2 = S == 1 ? xp + 2 * Wp : xp + Wp;
-    const int64_t L = (OH - 1) * Wq + OW;
+    /* stride 1 runs whole vectors: up to 15 throw-away outputs past the
+     * last, reading into the zeroed tail (measured slower for stride 2) */
+    const int64_t L0 = (OH - 1) * Wq + OW, L = S == 1 ? (L0 + 15) & ~(int64_t)15 : L0;
     for (int64_t q = 0; q < L; q++) {
         const int64_t j = q * S;
         op[q] = b + k0 * r0[j] + k1 * r0[j + 1] + k2 * r0[j + 2] + k3 * r1[j] + k4 * r1[j + 1] +
                 k5 * r1[j + 2] + k6 * r2[j] + k7 * r2[j + 1] + k8 * r2[j + 2];
     }
-    for (int64_t oh = 0; oh < OH; oh++)
-        for (int64_t i = 0; i < OW; i++)
-            yc[oh * OW + i] = op[oh * Wq + i];
+    for (int64_t oh = 0; oh < OH; oh++) {
+        if (OW < 32)
+            copy_short(yc + oh * OW, op + oh * Wq, OW);
+        else
+            memcpy(yc + oh * OW, op + oh * Wq, (size_t)OW * sizeof *yc);
+    }
     return 1;
 }
 
@@ -573,13 +615,13 @@ typedef struct dw_task {
 
 /* One channel. */
 static QDB_INLINE void dw_channel(int mode, const float *xc, const float *wc, float b,
-                                  const qdb_window *w, float *yc)
+                                  const qdb_window *w, dw_flat_buf *fb, float *yc)
 {
     if (mode == 1) {
-        if (!dw3x3_flat(xc, wc, b, w, 1, 0.0f, yc))
+        if (!dw3x3_flat(xc, wc, b, w, 1, 0.0f, fb, yc))
             dw3x3(xc, wc, b, w, 1, yc);
     } else if (mode == 2) {
-        if (!dw3x3_flat(xc, wc, b, w, 2, 0.0f, yc))
+        if (!dw3x3_flat(xc, wc, b, w, 2, 0.0f, fb, yc))
             dw3x3(xc, wc, b, w, 2, yc);
     } else {
         dw_generic(xc, wc, b, w, yc);
@@ -590,7 +632,8 @@ static QDB_INLINE void dw_channel(int mode, const float *xc, const float *wc, fl
  * left out, exactly as if the input had been padded first (2-D only). The
  * small-plane path borders its buffer with the value; the others run on a
  * padded copy of the plane with an unpadded window. */
-static QDB_INLINE void dw_filled(const dw_task *t, int64_t c_begin, int64_t c_end, float *plane)
+static QDB_INLINE void dw_filled(const dw_task *t, int64_t c_begin, int64_t c_end, float *plane,
+                                 dw_flat_buf *fb)
 {
     const qdb_window *w = t->w;
     qdb_window wp = *w;
@@ -605,9 +648,9 @@ static QDB_INLINE void dw_filled(const dw_task *t, int64_t c_begin, int64_t c_en
         float *yc = t->y + c * osz;
         const float b = t->bias ? t->bias[c] : 0.0f;
         /* constant strides, so that each version gets its own loop */
-        if (t->mode == 1 && dw3x3_flat(xc, wc, b, w, 1, f, yc))
+        if (t->mode == 1 && dw3x3_flat(xc, wc, b, w, 1, f, fb, yc))
             continue;
-        if (t->mode == 2 && dw3x3_flat(xc, wc, b, w, 2, f, yc))
+        if (t->mode == 2 && dw3x3_flat(xc, wc, b, w, 2, f, fb, yc))
             continue;
         for (int64_t r = 0; r < wp.in[1]; r++) {
             float *row = plane + r * PW;
@@ -617,7 +660,7 @@ static QDB_INLINE void dw_filled(const dw_task *t, int64_t c_begin, int64_t c_en
                 row[i] = ih >= 0 && ih < IH && iw >= 0 && iw < IW ? xc[ih * IW + iw] : f;
             }
         }
-        dw_channel(t->mode, plane, wc, b, &wp, yc);
+        dw_channel(t->mode, plane, wc, b, &wp, fb, yc);
     }
 }
 
@@ -628,6 +671,8 @@ QDB_MULTIVERSION static void dw_run(void *arg, int64_t c_begin, int64_t c_end)
     const int64_t isz = qdb_window_in_size(w), osz = qdb_window_out_size(w),
                   ksz = qdb_window_k_size(w);
     const qdb_dw_extra *ex = t->ex;
+    dw_flat_buf fb;
+    fb.ready = 0;
     if (ex && ex->fill) {
         float *plane = malloc((size_t)((w->in[1] + w->pad[1] + w->pad_end[1]) *
                                        (w->in[2] + w->pad[2] + w->pad_end[2])) * sizeof *plane);
@@ -635,12 +680,12 @@ QDB_MULTIVERSION static void dw_run(void *arg, int64_t c_begin, int64_t c_end)
             t->failed = 1;
             return;
         }
-        dw_filled(t, c_begin, c_end, plane);
+        dw_filled(t, c_begin, c_end, plane, &fb);
         free(plane);
     } else {
         for (int64_t c = c_begin; c < c_end; c++)
             dw_channel(t->mode, t->x + c * isz, t->wt + c * ksz, t->bias ? t->bias[c] : 0.0f, w,
-                       t->y + c * osz);
+                       &fb, t->y + c * osz);
     }
     if (ex && ex->chain)
         qdb_pw_apply_planes(ex->chain, t->y + c_begin * osz, c_end - c_begin, osz, c_begin, 0);
@@ -840,9 +885,41 @@ static inline int64_t padded_count(const qdb_window *w, int i, int64_t b)
     return hi - lo;
 }
 
+/* Global average (one window over the whole plane, no padding): each
+ * plane's sum in the same order as the general loop below, eight planes'
+ * independent sums interleaved instead of one long chain of additions. */
+static int avgpool_global(const float *x, int64_t planes, const qdb_window *w, float *y)
+{
+    for (int i = 0; i < QDB_WIN_DIMS; i++)
+        if (w->out[i] != 1 || w->k[i] != w->in[i] || w->dil[i] != 1 || w->pad[i] != 0)
+            return 0;
+    const int64_t isz = qdb_window_in_size(w);
+    if (isz < 1)
+        return 0;
+    int64_t pl = 0;
+    for (; pl + 8 <= planes; pl += 8) {
+        float acc[8] = {0};
+        const float *xc = x + pl * isz;
+        for (int64_t i = 0; i < isz; i++)
+            for (int p = 0; p < 8; p++)
+                acc[p] += xc[p * isz + i];
+        for (int p = 0; p < 8; p++)
+            y[pl + p] = acc[p] / (float)isz;
+    }
+    for (; pl < planes; pl++) {
+        float sum = 0.0f;
+        for (int64_t i = 0; i < isz; i++)
+            sum += x[pl * isz + i];
+        y[pl] = sum / (float)isz;
+    }
+    return 1;
+}
+
 void qdb_avgpool_f32(const float *x, int64_t planes, const qdb_window *w, int include_pad,
                      float *y)
 {
+    if (avgpool_global(x, planes, w, y))
+        return;
     const int64_t isz = qdb_window_in_size(w), IH = w->in[1], IW = w->in[2];
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xc = x + pl * isz;
@@ -925,7 +1002,7 @@ void qdb_channel_affine(const float *x, float *y, int64_t n, int64_t channels, i
         }
 }
 
-void qdb_fill_bias(float *y, int64_t channels, int64_t plane, const float *bias)
+QDB_MULTIVERSION void qdb_fill_bias(float *y, int64_t channels, int64_t plane, const float *bias)
 {
     for (int64_t c = 0; c < channels; c++) {
         float *yc = y + c * plane;
@@ -935,7 +1012,7 @@ void qdb_fill_bias(float *y, int64_t channels, int64_t plane, const float *bias)
     }
 }
 
-void qdb_add_bias(float *y, int64_t channels, int64_t plane, const float *bias)
+QDB_MULTIVERSION void qdb_add_bias(float *y, int64_t channels, int64_t plane, const float *bias)
 {
     for (int64_t c = 0; c < channels; c++) {
         float *yc = y + c * plane;

@@ -30,19 +30,16 @@ QDB_MULTIVERSION static void pw_relu(float *x, size_t n)
     QDB_VLOOP(i, n, float v = x[i]; x[i] = v > 0.0f ? v : 0.0f);
 }
 
-static void apply_span(const qdb_pw_chain *ch, float *x, size_t n, int64_t c)
+static void apply_step(const qdb_pw_step *s, float *x, size_t n, int64_t c)
 {
-    for (int i = 0; i < ch->n; i++) {
-        const qdb_pw_step *s = &ch->s[i];
-        const float k = s->k ? s->k[s->per_channel ? c : 0] : 0.0f;
-        switch (s->kind) {
-        case QDB_PW_FN: s->fn(s->ctx, x, n); break;
-        case QDB_PW_GATE: qdb_gated_act_f32_ab(s->gate, s->alpha, s->beta, x, x, n); break;
-        case QDB_PW_ADD: pw_add(x, n, k); break;
-        case QDB_PW_MUL: pw_mul(x, n, k); break;
-        case QDB_PW_PRELU: pw_prelu(x, n, k); break;
-        case QDB_PW_RELU: pw_relu(x, n); break;
-        }
+    const float k = s->k ? s->k[s->per_channel ? c : 0] : 0.0f;
+    switch (s->kind) {
+    case QDB_PW_FN: s->fn(s->ctx, x, n); break;
+    case QDB_PW_GATE: qdb_gated_act_f32_ab(s->gate, s->alpha, s->beta, x, x, n); break;
+    case QDB_PW_ADD: pw_add(x, n, k); break;
+    case QDB_PW_MUL: pw_mul(x, n, k); break;
+    case QDB_PW_PRELU: pw_prelu(x, n, k); break;
+    case QDB_PW_RELU: pw_relu(x, n); break;
     }
 }
 
@@ -50,22 +47,37 @@ void qdb_pw_apply(const qdb_pw_chain *ch, float *x, size_t n, int64_t c)
 {
     if (!ch || ch->n == 0)
         return;
-    for (size_t b = 0; b < n; b += PW_SPAN)
-        apply_span(ch, x + b, n - b < PW_SPAN ? n - b : PW_SPAN, c);
+    for (size_t b = 0; b < n; b += PW_SPAN) {
+        size_t m = n - b < PW_SPAN ? n - b : PW_SPAN;
+        for (int i = 0; i < ch->n; i++)
+            apply_step(&ch->s[i], x + b, m, c);
+    }
 }
 
 void qdb_pw_apply_planes(const qdb_pw_chain *ch, float *x, int64_t planes, int64_t plane,
                          int64_t c0, int64_t channels)
 {
-    if (!ch || ch->n == 0)
+    if (!ch || ch->n == 0 || planes < 1 || plane < 1)
         return;
-    int per_channel = 0;
-    for (int i = 0; i < ch->n; i++)
-        per_channel |= ch->s[i].per_channel;
-    if (!per_channel) { /* one long run: fewer short loops */
-        qdb_pw_apply(ch, x, (size_t)(planes * plane), 0);
-        return;
+    /* runs of whole planes that stay in L1 from one step to the next; a
+     * per-channel step goes plane by plane, the others over the whole run */
+    int64_t per = plane >= PW_SPAN ? 1 : PW_SPAN / plane;
+    for (int64_t p0 = 0; p0 < planes; p0 += per) {
+        int64_t np = planes - p0 < per ? planes - p0 : per;
+        float *run = x + p0 * plane;
+        for (int i = 0; i < ch->n; i++) {
+            const qdb_pw_step *s = &ch->s[i];
+            if (s->per_channel) {
+                for (int64_t p = 0; p < np; p++) {
+                    int64_t c = c0 + p0 + p;
+                    apply_step(s, run + p * plane, (size_t)plane, channels > 0 ? c % channels : c);
+                }
+            } else if (np * plane <= PW_SPAN) {
+                apply_step(s, run, (size_t)(np * plane), 0);
+            } else { /* one plane longer than a span */
+                for (int64_t b = 0; b < plane; b += PW_SPAN)
+                    apply_step(s, run + b, (size_t)(plane - b < PW_SPAN ? plane - b : PW_SPAN), 0);
+            }
+        }
     }
-    for (int64_t p = 0; p < planes; p++)
-        qdb_pw_apply(ch, x + p * plane, (size_t)plane, channels > 0 ? (c0 + p) % channels : c0 + p);
 }
