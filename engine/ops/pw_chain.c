@@ -30,6 +30,24 @@ QDB_MULTIVERSION static void pw_relu(float *x, size_t n)
     QDB_VLOOP(i, n, float v = x[i]; x[i] = v > 0.0f ? v : 0.0f);
 }
 
+/* A per-channel step on np planes of channels c, c + 1, ... (no wrap):
+ * one call instead of one per plane. */
+QDB_MULTIVERSION static void pw_planes(qdb_pw_kind kind, float *x, int64_t np, int64_t plane,
+                                       const float *k)
+{
+    const float one = opaque_f(1.0f);
+    for (int64_t p = 0; p < np; p++) {
+        float *xp = x + p * plane;
+        const float kc = k[p];
+        if (kind == QDB_PW_ADD)
+            QDB_VLOOP(i, plane, xp[i] = xp[i] + kc);
+        else if (kind == QDB_PW_MUL)
+            QDB_VLOOP(i, plane, xp[i] = xp[i] * kc);
+        else
+            QDB_VLOOP(i, plane, float v = xp[i]; xp[i] = (v < 0.0f ? kc : one) * v);
+    }
+}
+
 static void apply_step(const qdb_pw_step *s, float *x, size_t n, int64_t c)
 {
     const float k = s->k ? s->k[s->per_channel ? c : 0] : 0.0f;
@@ -68,9 +86,12 @@ void qdb_pw_apply_planes(const qdb_pw_chain *ch, float *x, int64_t planes, int64
         for (int i = 0; i < ch->n; i++) {
             const qdb_pw_step *s = &ch->s[i];
             if (s->per_channel) {
-                for (int64_t p = 0; p < np; p++) {
-                    int64_t c = c0 + p0 + p;
-                    apply_step(s, run + p * plane, (size_t)plane, channels > 0 ? c % channels : c);
+                int64_t c = c0 + p0, p = 0;
+                while (p < np) { /* spans of consecutive channels */
+                    int64_t cc = channels > 0 ? (c + p) % channels : c + p;
+                    int64_t m = channels > 0 && channels - cc < np - p ? channels - cc : np - p;
+                    pw_planes(s->kind, run + p * plane, m, plane, s->k + cc);
+                    p += m;
                 }
             } else if (np * plane <= PW_SPAN) {
                 apply_step(s, run, (size_t)(np * plane), 0);
