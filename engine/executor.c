@@ -246,6 +246,8 @@ static qdb_status run_group(qdb_exec *x, const qdb_fuse_group *k, qdb_err *e)
             const qdb_fuse_step *st = &k->steps[s - 1];
             qdb_pw_step *p = &ch.s[ch.n++];
             p->kind = st->kind;
+            p->lo = st->lo;
+            p->hi = st->hi;
             if (st->kind == QDB_PW_GATE) {
                 const qdb_node *gn = &g->nodes[st->gate_node];
                 p->gate = qdb_gate_of(gn);

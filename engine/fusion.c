@@ -1,6 +1,8 @@
 /* fusion.c - plans the executor's fused groups (see fusion.h). */
 #include "fusion.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +167,28 @@ static int next_step(const qdb_graph *g, const int *gate_mul, const char *is_out
     const char *t = n->op_type;
     if (!strcmp(t, "Relu") && n->n_in == 1 && n->in[0] == v) {
         s->kind = QDB_PW_RELU;
+        return 1;
+    }
+    if (!strcmp(t, "Clip") && n->n_in >= 1 && n->n_in <= 3 && n->in[0] == v) {
+        /* bounds as unary.c reads them: attributes before opset 11, then
+         * optional scalar constants */
+        s->kind = QDB_PW_CLIP;
+        if (n->opset < 11) {
+            s->lo = qdb_attr_float(n, "min", -FLT_MAX);
+            s->hi = qdb_attr_float(n, "max", FLT_MAX);
+            return 1;
+        }
+        s->lo = -INFINITY;
+        s->hi = INFINITY;
+        for (int a = 1; a < n->n_in; a++) {
+            int k = n->in[a];
+            if (k < 0)
+                continue;
+            const qdb_tensor *b = g->values[k].constant;
+            if (!b || g->values[k].batch_const || b->dtype != QDB_F32 || b->numel != 1)
+                return 0;
+            *(a == 1 ? &s->lo : &s->hi) = b->data.f[0];
+        }
         return 1;
     }
     if (!strcmp(t, "PRelu") && n->n_in == 2 && n->in[0] == v &&

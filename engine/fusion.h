@@ -1,7 +1,7 @@
 /* fusion.h - the executor's fused groups. A group is a Conv, optionally the
  * constant Pad before it (folded into a depthwise Conv's window), and the
  * chain of pointwise nodes that only read its result one after the other:
- * an x * gate(x) pair, PRelu, Relu, a sum or product with a scalar or
+ * an x * gate(x) pair, PRelu, Relu, Clip, a sum or product with a scalar or
  * per-channel constant. The executor runs a group as one Conv whose output
  * images go through the chain while still in cache (conv.h, pw_chain.h);
  * the values in between are never made.
@@ -19,11 +19,12 @@
 #define QDB_FUSE_MAX 8 /* chain steps per group */
 
 typedef struct qdb_fuse_step {
-    qdb_pw_kind kind;    /* GATE, ADD, MUL, PRELU or RELU */
+    qdb_pw_kind kind;    /* GATE, ADD, MUL, PRELU, RELU or CLIP */
     int node;            /* the node computing the step's value (GATE: the Mul) */
     int gate_node;       /* GATE: the Sigmoid / HardSigmoid */
     int konst;           /* ADD, MUL, PRELU: the constant operand's value */
     int per_channel;     /* the constant holds one entry per channel */
+    float lo, hi;        /* CLIP's bounds */
 } qdb_fuse_step;
 
 typedef struct qdb_fuse_group {

@@ -195,7 +195,8 @@ static void test_fusion_needs_sole_reader(void **state)
 
 /* x [N,6,H,H] -> Pad (1 each side, value 0.37) -> depthwise 3x3 Conv
  * (stride S) -> SiLU -> Add 0.25 -> PRelu (per channel) -> 1x1 Conv to 5
- * channels -> Hardswish -> Mul by a per-channel constant -> Relu -> y. */
+ * channels -> Hardswish -> Mul by a per-channel constant -> Relu -> Clip
+ * to [0.05, 0.8] -> y. */
 static qdb_graph *conv_chain_model(int64_t H, int64_t S)
 {
     mb *m = mb_new(13);
@@ -236,7 +237,11 @@ static qdb_graph *conv_chain_model(int64_t H, int64_t S)
     mb_node(m, "HardSigmoid", "hsig", "c2", "s2");
     mb_node(m, "Mul", "hswish", "s2,c2", "a4");
     mb_node(m, "Mul", "scale", "a4,kc", "a5");
-    mb_node(m, "Relu", "relu", "a5", "y");
+    mb_node(m, "Relu", "relu", "a5", "r");
+    const float cmin = 0.05f, cmax = 0.8f;
+    mb_init_f(m, "cmin", 0, NULL, &cmin);
+    mb_init_f(m, "cmax", 0, NULL, &cmax);
+    mb_node(m, "Clip", "clip", "r,cmin,cmax", "y");
     mb_output(m, "y");
     size_t n;
     uint8_t *buf = mb_pack(m, &n);
@@ -354,11 +359,11 @@ static void test_conv_groups_bit_identical(void **state)
         qdb_tensor *fused = run_chain(g, x, 1, 0, NULL);
         assert_int_equal(plain->numel, fused->numel);
         assert_memory_equal(plain->data.f, fused->data.f, plain->numel * sizeof(float));
-        /* the output is not trivially zero (Relu) */
-        size_t pos = 0;
+        /* the output is not trivially clipped */
+        size_t inside = 0;
         for (size_t i = 0; i < plain->numel; i++)
-            pos += plain->data.f[i] > 0.0f;
-        assert_true(pos > plain->numel / 10);
+            inside += plain->data.f[i] > 0.05f && plain->data.f[i] < 0.8f;
+        assert_true(inside > plain->numel / 10);
         /* a rounding hook, whole tensors vs spans inside the groups */
         round_hook_t hp = {{{0}}, g, -1}, hf = {{{0}}, g, -1};
         qdb_tensor *rp = run_chain(g, x, 0, 1, &hp);
@@ -370,7 +375,7 @@ static void test_conv_groups_bit_identical(void **state)
         for (int i = 0; i < 16; i++)
             total += hf.seen.calls[i];
         assert_int_equal(total, 0);
-        assert_int_equal(hp.seen.calls[node_index(g, "relu")], 2);
+        assert_int_equal(hp.seen.calls[node_index(g, "clip")], 2);
         /* a value the hook must see whole (the Add's) ends the first group
          * there: the hook runs on it, once per run, and on the PRelu after
          * it, which no longer follows a Conv; SiLU stays inside */

@@ -1,6 +1,6 @@
 /* pw_chain.c - applies a pointwise chain (see pw_chain.h). The loops
  * repeat the expressions of the operators they stand for: elementwise.c's
- * Add, Mul and PRelu, unary.c's Relu, gated_act.c's activations. */
+ * Add, Mul and PRelu, unary.c's Relu and Clip, gated_act.c's activations. */
 #include "pw_chain.h"
 
 #include "fast_math.h"
@@ -48,6 +48,11 @@ QDB_MULTIVERSION static void pw_planes(qdb_pw_kind kind, float *x, int64_t np, i
     }
 }
 
+QDB_MULTIVERSION static void pw_clip(float *x, size_t n, float lo, float hi)
+{
+    QDB_VLOOP(i, n, float v = x[i] < lo ? lo : x[i]; x[i] = v > hi ? hi : v);
+}
+
 static void apply_step(const qdb_pw_step *s, float *x, size_t n, int64_t c)
 {
     const float k = s->k ? s->k[s->per_channel ? c : 0] : 0.0f;
@@ -58,6 +63,7 @@ static void apply_step(const qdb_pw_step *s, float *x, size_t n, int64_t c)
     case QDB_PW_MUL: pw_mul(x, n, k); break;
     case QDB_PW_PRELU: pw_prelu(x, n, k); break;
     case QDB_PW_RELU: pw_relu(x, n); break;
+    case QDB_PW_CLIP: pw_clip(x, n, s->lo, s->hi); break;
     }
 }
 

@@ -1,7 +1,7 @@
 /* pw_chain.h - a chain of pointwise steps applied to a span of a tensor
  * while it is still in cache: what the executor runs after a fused
  * producer (a Conv) in place of the separate nodes that followed it - an
- * x * gate(x) activation, PRelu, Relu, a product or sum with a constant
+ * x * gate(x) activation, PRelu, Relu, Clip, a product or sum with a constant
  * (scalar or per channel), and the hook's own pointwise work (fake
  * quantization). Every step computes the same expression as the node it
  * stands for, so the result is bit-identical to running the nodes. */
@@ -22,7 +22,8 @@ typedef enum {
     QDB_PW_ADD,     /* x + k */
     QDB_PW_MUL,     /* x * k */
     QDB_PW_PRELU,   /* (x < 0 ? k : 1) * x */
-    QDB_PW_RELU     /* x > 0 ? x : 0 */
+    QDB_PW_RELU,    /* x > 0 ? x : 0 */
+    QDB_PW_CLIP     /* min(max(x, lo), hi) */
 } qdb_pw_kind;
 
 typedef struct qdb_pw_step {
@@ -30,6 +31,7 @@ typedef struct qdb_pw_step {
     qdb_gate gate;        /* GATE */
     float alpha, beta;    /* GATE: HardSigmoid's */
     const float *k;       /* ADD, MUL, PRELU: k[0], or k[channel] */
+    float lo, hi;         /* CLIP */
     int per_channel;
     qdb_pw_fn fn;         /* FN */
     const void *ctx;
