@@ -141,6 +141,7 @@ int main(int argc, char **argv)
     x = qdb_exec_new(g, &e);
     if (!x)
         goto fail;
+    qdb_exec_set_fusion(x, 1, NULL, NULL); /* as qdb infer and qdb eval run */
 
     const qdb_tensor *const ins[1] = {in};
     for (int it = 0; it < warmup + iters; it++) {

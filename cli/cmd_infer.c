@@ -87,6 +87,8 @@ int cmd_infer(int argc, char **argv)
         }
     }
     x = qdb_exec_new(g, &e);
+    if (x) /* fused groups: the same numbers, faster */
+        qdb_exec_set_fusion(x, 1, NULL, NULL);
     if (!x || qdb_exec_run(x, (const qdb_tensor *const *)in, out, &e) != QDB_OK) {
         if (strncmp(e.msg, "input '", 7) == 0) /* the data does not fit the model */
             cli_error("%s: %s (model %s)", n_in == 1 ? in_paths[0] : "--input", e.msg, model);

@@ -22,6 +22,7 @@
 #include "onnx_import.h"
 #include "pipeline.h"
 #include "support/model_builder.h"
+#include "support/quant_fixtures.h"
 
 /* x -> SiLU (Sigmoid, Mul(x, s)) -> Hardswish (HardSigmoid alpha 1/6,
  * Mul(s, x), operands swapped) -> y; plus, when `shared`, a second reader
@@ -43,15 +44,7 @@ static qdb_graph *gated_model(int shared)
         mb_node(m, "Neg", "neg", "s1", "z");
         mb_output(m, "z");
     }
-    size_t len;
-    uint8_t *buf = mb_pack(m, &len);
-    mb_free(m);
-    qdb_err e = {0};
-    qdb_graph *g = qdb_onnx_load_buffer(buf, len, "gated.onnx", NULL, &e);
-    free(buf);
-    if (!g)
-        fail_msg("%s", e.msg);
-    return g;
+    return qf_load(m);
 }
 
 /* Values over the whole float range that matters: tiny, huge, both signs,
@@ -243,15 +236,7 @@ static qdb_graph *conv_chain_model(int64_t H, int64_t S)
     mb_init_f(m, "cmax", 0, NULL, &cmax);
     mb_node(m, "Clip", "clip", "r,cmin,cmax", "y");
     mb_output(m, "y");
-    size_t n;
-    uint8_t *buf = mb_pack(m, &n);
-    mb_free(m);
-    qdb_err e = {0};
-    qdb_graph *g = qdb_onnx_load_buffer(buf, n, "chain.onnx", NULL, &e);
-    free(buf);
-    if (!g)
-        fail_msg("%s", e.msg);
-    return g;
+    return qf_load(m);
 }
 
 static qdb_tensor *conv_input(int64_t n, int64_t H)
