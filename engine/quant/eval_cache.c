@@ -20,8 +20,19 @@ typedef struct cut {
     int filled;             /* every batch held */
 } cut;
 
+/* A configuration evaluated before: its signatures and its result. */
+typedef struct memo {
+    uint64_t *sig;
+    int n_sig;
+    qdb_eval_result r;      /* pred owned */
+} memo;
+
+#define MEMO_MAX 32         /* configurations remembered (a few MB at most) */
+
 struct qdb_eval_cache {
     size_t budget, used;
+    memo memo[MEMO_MAX];
+    int n_memo, memo_next;  /* filled entries; the next to replace */
     const qdb_dataset *d;
     int64_t n;
     int batch, n_batches;
@@ -66,8 +77,64 @@ static void drop_cut_data(qdb_eval_cache *c, cut *k)
     k->filled = 0;
 }
 
+static void drop_memo(qdb_eval_cache *c)
+{
+    for (int i = 0; i < c->n_memo; i++) {
+        free(c->memo[i].sig);
+        qdb_eval_result_free(&c->memo[i].r);
+    }
+    memset(c->memo, 0, sizeof c->memo);
+    c->n_memo = c->memo_next = 0;
+}
+
+/* The result of the configuration with these signatures, if evaluated
+ * before on the same data: copied into r (return 1), whose pred already
+ * has room for every sample. */
+static int memo_find(const qdb_eval_cache *c, const uint64_t *sig, int n_sig, qdb_eval_result *r)
+{
+    for (int i = 0; i < c->n_memo; i++) {
+        const memo *m = &c->memo[i];
+        if (m->n_sig != n_sig || memcmp(m->sig, sig, (size_t)n_sig * sizeof *sig))
+            continue;
+        int64_t *pred = r->pred;
+        *r = m->r;
+        memcpy(pred, m->r.pred, (size_t)m->r.n * sizeof *pred);
+        r->pred = pred;
+        r->seconds = 0.0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Remember a result (a failure to allocate only forgets it). */
+static void memo_add(qdb_eval_cache *c, const uint64_t *sig, int n_sig, const qdb_eval_result *r)
+{
+    memo *m = &c->memo[c->memo_next];
+    uint64_t *s = malloc((size_t)n_sig * sizeof *s);
+    int64_t *pred = malloc(((size_t)r->n + 1) * sizeof *pred);
+    if (!s || !pred) {
+        free(s);
+        free(pred);
+        return;
+    }
+    if (c->memo_next < c->n_memo) {
+        free(m->sig);
+        qdb_eval_result_free(&m->r);
+    } else {
+        c->n_memo++;
+    }
+    memcpy(s, sig, (size_t)n_sig * sizeof *s);
+    memcpy(pred, r->pred, (size_t)r->n * sizeof *pred);
+    m->sig = s;
+    m->n_sig = n_sig;
+    m->r = *r;
+    m->r.pred = pred;
+    c->memo_next = (c->memo_next + 1) % MEMO_MAX;
+}
+
 static void drop_all(qdb_eval_cache *c)
 {
+    drop_memo(c);
     for (int i = 0; i < c->n_cuts; i++) {
         drop_cut_data(c, &c->cuts[i]);
         free(c->cuts[i].name);
@@ -473,6 +540,12 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
         }
     }
     int n_sig = g->n_nodes + 1;
+    /* a configuration seen before: its result, nothing run (the cuts stay
+     * those of the last configuration run) */
+    if (memo_find(c, sig, n_sig, r)) {
+        c->last_start = c->last_nodes = g->n_nodes;
+        goto done;
+    }
     int first = 0; /* signature index of the first difference; n_sig: none */
     if (c->sig) {
         while (first < n_sig && first < c->n_sig && c->sig[first] == sig[first] &&
@@ -622,6 +695,7 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
     c->have_labels = 1;
     for (int i = 0; i < c->n_cuts; i++)
         c->cuts[i].filled = 1;
+    memo_add(c, sig, n_sig, r);
     /* the cache now describes this configuration */
     for (int i = 0; i < c->n_sig; i++)
         free(c->sig_name[i]);

@@ -7,13 +7,15 @@
  *                its figures are taken, so each layer sees float inputs).
  * SQNR = 10 log10(sum x^2 / sum (x - y)^2), cosine similarity, MSE.
  * One float run per batch keeps every layer's float output; the batch is
- * sized so that these copies stay within QDB_MEASURE_BUDGET bytes. */
+ * sized so that these copies stay within QDB_MEASURE_BUDGET bytes (per
+ * worker: batches run in parallel, their sums added in batch order). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "executor.h"
 #include "kernels.h"
+#include "pipeline.h"
 #include "quant_internal.h"
 
 #define QDB_MEASURE_BUDGET ((size_t)256 << 20)
@@ -29,6 +31,7 @@ typedef struct mctx {
     acc *a_acc, *a_own;
     int mode;             /* 0 float (record), 1 accumulated, 2 own */
     int failed;
+    qdb_exec *x;          /* the executor of the run */
 } mctx;
 
 /* Sums for the figures, in double, four partial sums each (vector lanes;
@@ -82,7 +85,10 @@ static int hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *
     qdb_qlayer *l = &q->layers[L];
     if (c->mode == 0) {
         qdb_tensor_free(c->ref[L]);
-        c->ref[L] = qdb_tensor_clone(t, NULL);
+        /* the executor's own tensor when it lets go of it, else a copy */
+        c->ref[L] = qdb_exec_disown(c->x, v);
+        if (!c->ref[L])
+            c->ref[L] = qdb_tensor_clone(t, NULL);
         if (!c->ref[L]) {
             c->failed = 1;
             return 1;
@@ -126,6 +132,115 @@ static void finish(const acc *a, double *sqnr, double *cosine, double *mse)
     *mse = a->n > 0 ? a->dd / a->n : 0;
 }
 
+/* ---- batches in parallel (engine/pipeline.c) ---- */
+
+typedef struct mbatch {    /* one batch and its sums per layer */
+    qdb_tensor *images;
+    acc *a_acc, *a_own;
+} mbatch;
+
+typedef struct mrun {
+    qdb_qmodel *q;
+    qdb_dataset *d;
+    const qdb_run_opts *o;
+    int batch;
+    int64_t total, fetched, done;
+    mctx *w;               /* per worker: its float outputs, the mode */
+    qdb_exec **xf, **xq;   /* per worker */
+    acc *a_acc, *a_own;    /* the totals */
+} mrun;
+
+static void mbatch_free(void *user, void *item)
+{
+    (void)user;
+    mbatch *b = item;
+    if (!b)
+        return;
+    qdb_tensor_free(b->images);
+    free(b->a_acc);
+    free(b->a_own);
+    free(b);
+}
+
+static qdb_status m_fetch(void *user, int64_t bi, void **item, qdb_err *e)
+{
+    (void)bi;
+    mrun *r = user;
+    *item = NULL;
+    if (r->fetched >= r->total)
+        return QDB_OK;
+    int want = (int)(r->total - r->fetched < r->batch ? r->total - r->fetched : r->batch);
+    mbatch *b = calloc(1, sizeof *b);
+    if (b) {
+        b->a_acc = calloc((size_t)r->q->n_layers, sizeof *b->a_acc);
+        b->a_own = calloc((size_t)r->q->n_layers, sizeof *b->a_own);
+    }
+    if (!b || !b->a_acc || !b->a_own) {
+        mbatch_free(NULL, b);
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    }
+    qdb_status st = qdb_dataset_next_batch(r->d, want, &b->images, NULL, e);
+    if (st != QDB_OK || !b->images) {
+        mbatch_free(NULL, b);
+        return st;
+    }
+    r->fetched += b->images->shape.d[0];
+    *item = b;
+    return QDB_OK;
+}
+
+/* The float run (recording), then the accumulated and the own runs. */
+static qdb_status m_work(void *user, int w, int64_t bi, void *item, qdb_err *e)
+{
+    (void)bi;
+    mrun *r = user;
+    mbatch *b = item;
+    mctx *c = &r->w[w];
+    c->a_acc = b->a_acc;
+    c->a_own = b->a_own;
+    qdb_status st = QDB_OK;
+    for (int mode = 0; mode < 3 && st == QDB_OK; mode++) {
+        qdb_tensor *out = NULL;
+        c->mode = mode;
+        c->x = mode ? r->xq[w] : r->xf[w];
+        st = qdb_exec_run_first(c->x,
+                                (const qdb_tensor *const *)&b->images, &out, e);
+        qdb_tensor_free(out);
+        if (c->failed)
+            st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory measuring layers");
+    }
+    return st;
+}
+
+static void acc_add(acc *t, const acc *a)
+{
+    t->xx += a->xx;
+    t->yy += a->yy;
+    t->xy += a->xy;
+    t->dd += a->dd;
+    t->n += a->n;
+    t->clipped += a->clipped;
+}
+
+/* Batch sums into the totals, in batch order (the same figures whatever
+ * the number of workers). */
+static qdb_status m_finish(void *user, int64_t bi, void *item, qdb_err *e)
+{
+    (void)bi;
+    mrun *r = user;
+    mbatch *b = item;
+    for (int i = 0; i < r->q->n_layers; i++) {
+        acc_add(&r->a_acc[i], &b->a_acc[i]);
+        acc_add(&r->a_own[i], &b->a_own[i]);
+    }
+    r->done += b->images->shape.d[0];
+    mbatch_free(NULL, b);
+    if (r->o && r->o->progress && r->o->progress(r->o->user, r->done, r->total))
+        return qdb_err_set(e, QDB_ERR_CANCELLED, "measurement cancelled after %lld samples",
+                           (long long)r->done);
+    return QDB_OK;
+}
+
 qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qdb_run_opts *o,
                               qdb_err *e)
 {
@@ -134,16 +249,27 @@ qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qd
     qdb_status st = qdb_eval_check_fit(q->g, d, e);
     if (st != QDB_OK)
         return st;
-    mctx c = {.q = q};
-    qdb_exec *xf = NULL, *xq = NULL;
-    c.ref = calloc((size_t)q->n_layers, sizeof *c.ref);
-    c.a_acc = calloc((size_t)q->n_layers, sizeof *c.a_acc);
-    c.a_own = calloc((size_t)q->n_layers, sizeof *c.a_own);
-    if (!c.ref || !c.a_acc || !c.a_own) {
+    const int workers = qdb_pipeline_workers();
+    mrun r = {.q = q, .d = d, .o = o};
+    r.w = calloc((size_t)workers, sizeof *r.w);
+    r.xf = calloc((size_t)workers, sizeof *r.xf);
+    r.xq = calloc((size_t)workers, sizeof *r.xq);
+    r.a_acc = calloc((size_t)q->n_layers, sizeof *r.a_acc);
+    r.a_own = calloc((size_t)q->n_layers, sizeof *r.a_own);
+    if (!r.w || !r.xf || !r.xq || !r.a_acc || !r.a_own) {
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         goto done;
     }
-    /* batch size from the bytes of one sample's layer outputs */
+    for (int w = 0; w < workers; w++) {
+        r.w[w].q = q;
+        if (!(r.w[w].ref = calloc((size_t)q->n_layers, sizeof *r.w[w].ref))) {
+            st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+    }
+    /* batch size from the bytes of one sample's layer outputs (each worker
+     * keeps its batch's; the size does not depend on the workers, so
+     * neither do the figures) */
     size_t per = 0;
     for (int i = 0; i < q->n_layers; i++) {
         const qdb_value *v = &q->g->values[q->layers[i].out_value];
@@ -152,68 +278,55 @@ qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qd
             k *= v->shape.d[dd] > 0 ? (size_t)v->shape.d[dd] : 1;
         per += k * sizeof(float);
     }
-    int batch = o && o->batch > 0 ? o->batch : 64;
-    if (per && (size_t)batch * per > QDB_MEASURE_BUDGET)
-        batch = (int)(QDB_MEASURE_BUDGET / per) > 0 ? (int)(QDB_MEASURE_BUDGET / per) : 1;
-    xf = qdb_exec_new(q->g, e);
-    xq = xf ? qdb_exec_new(q->gq, e) : NULL;
-    if (!xq) {
-        st = e->code;
+    r.batch = o && o->batch > 0 ? o->batch : 64;
+    if (per && (size_t)r.batch * per > QDB_MEASURE_BUDGET)
+        r.batch = (int)(QDB_MEASURE_BUDGET / per) > 0 ? (int)(QDB_MEASURE_BUDGET / per) : 1;
+    for (int w = 0; w < workers; w++) {
+        r.xf[w] = qdb_exec_new(q->g, e);
+        r.xq[w] = r.xf[w] ? qdb_exec_new(q->gq, e) : NULL;
+        if (!r.xq[w]) {
+            st = e->code;
+            goto done;
+        }
+        qdb_exec_set_hook(r.xf[w], hook, &r.w[w]);
+        qdb_exec_hook_inputs(r.xf[w], 1);
+        qdb_exec_set_fusion(r.xf[w], 1, not_a_layer, q);
+        qdb_exec_set_hook(r.xq[w], hook, &r.w[w]);
+        qdb_exec_hook_inputs(r.xq[w], 1);
+        qdb_exec_set_fusion(r.xq[w], 1, not_a_layer, q);
+    }
+    r.total = qdb_dataset_count(d);
+    if (n > 0 && n < r.total)
+        r.total = n;
+    const qdb_pipeline_fns fns = {m_fetch, m_work, m_finish, mbatch_free};
+    if ((st = qdb_pipeline_run(workers, &fns, &r, e)) != QDB_OK)
         goto done;
-    }
-    qdb_exec_set_hook(xf, hook, &c);
-    qdb_exec_hook_inputs(xf, 1);
-    qdb_exec_set_fusion(xf, 1, not_a_layer, q);
-    qdb_exec_set_hook(xq, hook, &c);
-    qdb_exec_hook_inputs(xq, 1);
-    qdb_exec_set_fusion(xq, 1, not_a_layer, q);
-    int64_t total = qdb_dataset_count(d), done = 0;
-    if (n > 0 && n < total)
-        total = n;
-    while (done < total) {
-        qdb_tensor *images = NULL, *out = NULL;
-        int want = (int)(total - done < batch ? total - done : batch);
-        if ((st = qdb_dataset_next_batch(d, want, &images, NULL, e)) != QDB_OK)
-            goto done;
-        if (!images)
-            break;
-        for (int mode = 0; mode < 3 && st == QDB_OK; mode++) {
-            c.mode = mode;
-            st = qdb_exec_run_first(mode ? xq : xf, (const qdb_tensor *const *)&images, &out, e);
-            qdb_tensor_free(out);
-            out = NULL;
-            if (c.failed)
-                st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory measuring layers");
-        }
-        done += images->shape.d[0];
-        qdb_tensor_free(images);
-        if (st != QDB_OK)
-            goto done;
-        if (o && o->progress && o->progress(o->user, done, total)) {
-            st = qdb_err_set(e, QDB_ERR_CANCELLED, "measurement cancelled after %lld samples",
-                             (long long)done);
-            goto done;
-        }
-    }
     for (int i = 0; i < q->n_layers; i++) {
         qdb_layer_metrics *m = &q->layers[i].m;
         memset(m, 0, sizeof *m);
-        if (c.a_acc[i].n == 0)
+        if (r.a_acc[i].n == 0)
             continue;
-        finish(&c.a_acc[i], &m->sqnr_db, &m->cosine, &m->mse);
-        finish(&c.a_own[i], &m->sqnr_own_db, &m->cosine_own, &m->mse_own);
-        m->clipped_fraction = c.a_acc[i].clipped / c.a_acc[i].n;
-        m->values = (int64_t)c.a_acc[i].n;
+        finish(&r.a_acc[i], &m->sqnr_db, &m->cosine, &m->mse);
+        finish(&r.a_own[i], &m->sqnr_own_db, &m->cosine_own, &m->mse_own);
+        m->clipped_fraction = r.a_acc[i].clipped / r.a_acc[i].n;
+        m->values = (int64_t)r.a_acc[i].n;
         m->valid = 1;
     }
 done:
-    if (c.ref)
-        for (int i = 0; i < q->n_layers; i++)
-            qdb_tensor_free(c.ref[i]);
-    free(c.ref);
-    free(c.a_acc);
-    free(c.a_own);
-    qdb_exec_free(xf);
-    qdb_exec_free(xq);
+    for (int w = 0; r.w && w < workers; w++) {
+        if (r.w[w].ref)
+            for (int i = 0; i < q->n_layers; i++)
+                qdb_tensor_free(r.w[w].ref[i]);
+        free(r.w[w].ref);
+    }
+    for (int w = 0; r.xf && w < workers; w++)
+        qdb_exec_free(r.xf[w]);
+    for (int w = 0; r.xq && w < workers; w++)
+        qdb_exec_free(r.xq[w]);
+    free(r.w);
+    free(r.xf);
+    free(r.xq);
+    free(r.a_acc);
+    free(r.a_own);
     return st;
 }
