@@ -19,6 +19,7 @@
 #include "model_builder.h"
 #include "npy.h"
 #include "onnx_import.h"
+#include "kernels.h"
 #include "qmodel.h"
 #include "quant_fixtures.h"
 #include "tmpdir.h"
@@ -425,6 +426,30 @@ static void test_simulated_network_by_hand(void **state)
     assert_float_equal(q->layers[1].m.sqnr_own_db, 10 * log10(num / den), 1e-6);
     assert_true(q->layers[1].m.sqnr_db < q->layers[1].m.sqnr_own_db + 1e-9);
     assert_float_equal(q->layers[1].m.clipped_fraction, 0.0, 0);
+    /* batches of 5 (the last one short) on one worker and on three: the
+     * same figures to the bit, and the same as one batch to rounding */
+    qdb_run_opts ro = {.batch = 5};
+    qdb_layer_metrics one[2], three[2];
+    for (int t = 1; t <= 3; t += 2) {
+        qdb_kernels_set_threads(t);
+        assert_int_equal(qdb_dataset_rewind(d, &e), QDB_OK);
+        assert_int_equal(qdb_qmodel_measure(q, d, 0, &ro, &e), QDB_OK);
+        for (int l = 0; l < 2; l++)
+            (t == 1 ? one : three)[l] = q->layers[l].m;
+    }
+    qdb_kernels_set_threads(0);
+    for (int l = 0; l < 2; l++) {
+        const double a[] = {one[l].sqnr_db, one[l].cosine, one[l].mse, one[l].sqnr_own_db,
+                            one[l].cosine_own, one[l].mse_own, one[l].clipped_fraction};
+        const double b[] = {three[l].sqnr_db, three[l].cosine, three[l].mse,
+                            three[l].sqnr_own_db, three[l].cosine_own, three[l].mse_own,
+                            three[l].clipped_fraction};
+        assert_memory_equal(a, b, sizeof a);
+        assert_int_equal(one[l].values, three[l].values);
+        assert_int_equal(one[l].valid, three[l].valid);
+    }
+    assert_float_equal(one[1].sqnr_own_db, 10 * log10(num / den), 1e-6);
+    assert_int_equal(one[1].values, (int64_t)x->numel);
     qdb_qmodel_free(q);
     qdb_dataset_free(d);
     qdb_tensor_free(x);
