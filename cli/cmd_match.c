@@ -71,8 +71,11 @@ int cmd_match(int argc, char **argv)
             m++;
         }
         printf("  %d of %d layers\n", m, q->n_layers);
-        if (!m)
-            fprintf(stderr, "qdb: warning: rule %d matches no layer of %s\n", r + 1, model);
+        if (!m) {
+            const char *hint = qdb_rule_hint(rule, q);
+            fprintf(stderr, "qdb: warning: rule %d matches no layer of %s%s%s\n", r + 1, model,
+                    hint ? "; " : "", hint ? hint : "");
+        }
     }
     rc = 0;
 out:

@@ -426,8 +426,9 @@ int cmd_quantize(int argc, char **argv)
     for (int i = 0; i < rs->n; i++)
         if (rs->rules[i]->enabled && re.matches[i] == 0) {
             char *t = qdb_rule_format(rs->rules[i]);
-            fprintf(stderr, "qdb: warning: rule %d (%s) matches no layer of %s\n", i + 1,
-                    t ? t : "?", model);
+            const char *hint = qdb_rule_hint(rs->rules[i], q);
+            fprintf(stderr, "qdb: warning: rule %d (%s) matches no layer of %s%s%s\n", i + 1,
+                    t ? t : "?", model, hint ? "; " : "", hint ? hint : "");
             free(t);
         }
     ro.user = "measuring";

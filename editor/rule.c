@@ -307,6 +307,43 @@ int qdb_filter_matches_layer(const qdb_filter *f, const qdb_qlayer *l, int index
     return 0;
 }
 
+/* Does the filter name type `t` anywhere (not under a not)? */
+static int names_type(const qdb_filter *f, const char *t)
+{
+    if (!f)
+        return 0;
+    switch (f->kind) {
+    case QDB_FILTER_TYPE: return f->text && !strcasecmp(f->text, t);
+    case QDB_FILTER_AND:
+    case QDB_FILTER_OR: return names_type(f->a, t) || names_type(f->b, t);
+    default: return 0;
+    }
+}
+
+const char *qdb_rule_hint(const qdb_rule *r, const qdb_qmodel *q)
+{
+    static const struct {
+        const char *gate, *act, *hint;
+    } gates[] = {
+        {"Sigmoid", "Swish",
+         "this model's Sigmoids are inside x*Sigmoid(x) activations: type=Swish (or SiLU) "
+         "selects those layers"},
+        {"HardSigmoid", "HardSwish",
+         "this model's HardSigmoids are inside x*HardSigmoid(x) activations: type=HardSwish "
+         "selects those layers"},
+    };
+    if (!r || !q)
+        return NULL;
+    for (size_t k = 0; k < sizeof gates / sizeof gates[0]; k++) {
+        if (!names_type(r->filter, gates[k].gate))
+            continue;
+        for (int i = 0; i < q->n_layers; i++)
+            if (type_matches(gates[k].act, &q->layers[i]))
+                return gates[k].hint;
+    }
+    return NULL;
+}
+
 /* ---- tokenizer ------------------------------------------------------------ */
 
 typedef enum { T_END, T_WORD, T_STRING, T_LPAREN, T_RPAREN, T_COLON, T_COMMA, T_EQ, T_TILDE } tok_kind;

@@ -85,6 +85,11 @@ int qdb_filter_matches(const qdb_filter *f, const qdb_qmodel *q, int index);
 /* The same for layer l at table position `index` (the model's own layers'
  * positions, which a quantized model's correction layers do not shift). */
 int qdb_filter_matches_layer(const qdb_filter *f, const qdb_qlayer *l, int index);
+/* Why a rule that selects no layer of q may have meant others, as a short
+ * sentence, or NULL: a type= filter naming the gate of an x * gate(x)
+ * activation (Sigmoid in Swish / SiLU, HardSigmoid in HardSwish), which q
+ * has only inside those layers. Static text. */
+const char *qdb_rule_hint(const qdb_rule *r, const qdb_qmodel *q);
 
 /* Check the op types a rule names against the types qdb knows (every
  * registered operator, the fused groups' names such as "Conv+Relu",

@@ -253,8 +253,9 @@ static qdb_status add_rule(qdb_session *s, const char *text, qdb_session_progres
         return st;
     }
     char *t = qdb_rule_format(rule);
-    out(r, "rule %d: %s (%d layer%s)%s\n", s->rs->n, t ? t : text, n, n == 1 ? "" : "s",
-        n ? "" : " - warning: it matches no layer");
+    const char *hint = n ? NULL : qdb_rule_hint(rule, s->q);
+    out(r, "rule %d: %s (%d layer%s)%s%s%s\n", s->rs->n, t ? t : text, n, n == 1 ? "" : "s",
+        n ? "" : " - warning: it matches no layer", hint ? "; " : "", hint ? hint : "");
     free(t);
     return finish_change(s, &sv, progress, user, r, e);
 }

@@ -495,6 +495,38 @@ static void test_matching(void **state)
     assert_true(qdb_filter_matches(r->filter, &q, 3)); /* l->type still says Sigmoid */
     assert_false(qdb_filter_matches(r->filter, &q, 0));
     qdb_rule_free(r);
+
+    /* the hint for a rule that selects nothing: a gate the model has only
+     * inside x * gate(x) activations */
+    qdb_qlayer h[3] = {mk("input", "Input", "Input", "Input"),
+                       mk("/a/Conv", "Conv+Swish", "Conv", "Mul"),
+                       mk("/b/Conv", "Conv+HardSwish", "Conv", "Mul")};
+    q.layers = h;
+    q.n_layers = q.n_base_layers = 3;
+    const struct {
+        const char *rule, *want; /* want: a word of the hint, NULL: none */
+    } hints[] = {
+        {"type=Sigmoid : act_bits=16", "type=Swish"},
+        {"type=sigmoid and index=0..2 : act_bits=16", "type=Swish"},
+        {"name:x or type=HardSigmoid : act_bits=16", "type=HardSwish"},
+        {"type=Relu and not type=Sigmoid : act_bits=16", NULL},
+        {"type=Relu : act_bits=16", NULL},
+        {"name:Sigmoid : act_bits=16", NULL},
+    };
+    for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++) {
+        r = parse_ok(hints[k].rule);
+        for (int i = 0; i < 3; i++)
+            assert_false(qdb_filter_matches(r->filter, &q, i));
+        const char *got = qdb_rule_hint(r, &q);
+        if (!hints[k].want ? got != NULL : !got || !strstr(got, hints[k].want))
+            fail_msg("'%s': hint '%s'", hints[k].rule, got ? got : "(none)");
+        qdb_rule_free(r);
+    }
+    /* no x * Sigmoid(x) layer in the model: no hint */
+    q.n_layers = q.n_base_layers = 1;
+    r = parse_ok("type=Sigmoid : act_bits=16");
+    assert_null(qdb_rule_hint(r, &q));
+    qdb_rule_free(r);
 }
 
 /* ---- canonical text ------------------------------------------------------- */
