@@ -64,6 +64,14 @@ void qdb_kernels_fix_blas(char **argv)
         return;
     if (setenv("OPENBLAS_CORETYPE", core, 1) != 0 || setenv("QDB_NO_BLAS_FIX", "1", 1) != 0)
         return;
+    /* the executable's own path, not /proc/self/exe: the process keeps its
+     * name (ps, top and pgrep show "qdb", not "exe") */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0 && (size_t)n < sizeof self - 1) {
+        self[n] = '\0';
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
 }
 
