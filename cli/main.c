@@ -56,10 +56,11 @@ static const command commands[] = {
     {"bisect", cmd_bisect, "MODEL.onnx [--tolerance P] [--precision float|16] [--mode ddmin|prefix] ...",
      "find the few layers that, raised, bring accuracy within P points of float",
      cmd_bisect_options},
-    {"plot", cmd_plot, "MODEL.onnx [data flags] --layer NAME|--all --out DIR [--format png|svg|pdf] ...",
+    {"plot", cmd_plot,
+     "MODEL.onnx [data flags] [--rule RULE ...] --layer NAME|--all --out DIR [--format png|svg|pdf] ...",
      "figures through gnuplot: activation histograms with thresholds, weights, SQNR",
      cmd_plot_options},
-    {"report", cmd_report, "MODEL.onnx [data flags] [--rules FILE] --out DIR",
+    {"report", cmd_report, "MODEL.onnx [data flags] [--rule RULE ...] [--rules FILE] --out DIR",
      "an HTML + Markdown report: accuracy, rules, per-layer table, SQNR chart, histograms",
      cmd_report_options},
 };
