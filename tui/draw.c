@@ -452,29 +452,51 @@ static void draw_history(tui_state *t, int y, int x, int h, int w)
     }
 }
 
-/* ---- help ---- */
+/* ---- the pager: help, or a command's output ---- */
 
-extern void tui_help_lines(void (*emit)(void *, const char *), void *ctx);
-
-typedef struct {
-    int y, x, w, max;
-} help_pos;
-
-static void help_emit(void *ctx, const char *line)
+/* Lines of the pager's text (counted on each draw: the texts are short). */
+static int pager_lines(const char *t)
 {
-    help_pos *p = ctx;
-    if (p->y < p->max)
-        put(p->y++, p->x, p->w, C_NORMAL, line);
+    int n = 1;
+    for (; *t; t++)
+        n += *t == '\n';
+    return n;
 }
 
-static void draw_help(int H, int W)
+static void draw_pager(tui_state *t, int H, int W)
 {
-    int h = H - 2, w = W - 4;
+    int h = H - 3, w = W - 4, rows = h - 2; /* the message line stays visible */
+    int n = pager_lines(t->pager);
+    if (t->pager_top > n - rows)
+        t->pager_top = n - rows;
+    if (t->pager_top < 0)
+        t->pager_top = 0;
     for (int r = 1; r < 1 + h; r++)
         mvhline(r, 2, ' ', w);
-    box_title(1, 2, h, w, "Help: keys and commands (any key closes)", 1);
-    help_pos p = {2, 4, w - 4, h};
-    tui_help_lines(help_emit, &p);
+    char title[256];
+    if (n > rows)
+        snprintf(title, sizeof title, "%s: lines %d-%d of %d (j/k, PgUp/PgDn scroll; q closes)",
+                 t->pager_title, t->pager_top + 1,
+                 t->pager_top + rows < n ? t->pager_top + rows : n, n);
+    else
+        snprintf(title, sizeof title, "%s (q closes)", t->pager_title);
+    box_title(1, 2, h, w, title, 1);
+    const char *line = t->pager;
+    for (int i = 0; i < t->pager_top && line; i++) {
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    char buf[1024];
+    for (int r = 0; r < rows && line; r++) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len >= sizeof buf)
+            len = sizeof buf - 1;
+        memcpy(buf, line, len);
+        buf[len] = 0;
+        put(2 + r, 4, w - 4, C_NORMAL, buf);
+        line = end ? end + 1 : NULL;
+    }
 }
 
 /* ---- everything ---- */
@@ -518,8 +540,8 @@ void tui_draw(tui_state *t, const char *cmdline, int cursor)
     }
     put(H - 1, 0, W, C_DIM,
         " j/k move  Tab pane  / filter  o sort  l/w hist  b bits  m method  p plot  r requant  : command  ? help  q quit");
-    if (t->show_help)
-        draw_help(H, W);
+    if (t->pager)
+        draw_pager(t, H, W);
     if (cmdline) {
         curs_set(1);
         move(H - 2, 1 + (cursor < W - 2 ? cursor : W - 2));

@@ -34,7 +34,11 @@ typedef struct tui_state {
     char filter[128];                /* layer name filter ("" none) */
     int log_counts;                  /* histogram: log or linear counts */
     int show_weights;                /* histogram pane: weights instead of activations */
-    int show_help;
+    /* the pager over the panes: help, or a command's output of several
+     * lines (owned; NULL: closed), scrolled to line pager_top */
+    char *pager;
+    char pager_title[160];
+    int pager_top;
     char msg[QDB_ERR_MSG_MAX + 512];
     int msg_error;
     int prompt_active;               /* the ':' or '/' line is open */

@@ -72,9 +72,81 @@ void tui_help_lines(void (*emit)(void *, const char *), void *ctx)
     }
 }
 
-/* ---- the job thread ---- */
+/* ---- the pager ---- */
 
 static tui_state T;
+
+static void pager_close(void)
+{
+    free(T.pager);
+    T.pager = NULL;
+    T.pager_top = 0;
+}
+
+/* Show `text` (copied) over the panes. */
+static void pager_open(const char *title, const char *text)
+{
+    char *copy = strdup(text);
+    if (!copy)
+        return; /* the message line still has the news */
+    pager_close();
+    T.pager = copy;
+    size_t n = strlen(copy);
+    while (n && copy[n - 1] == '\n')
+        copy[--n] = 0;
+    snprintf(T.pager_title, sizeof T.pager_title, "%s", title);
+}
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+    int failed;
+} textbuf;
+
+static void text_line(void *ctx, const char *line)
+{
+    textbuf *b = ctx;
+    size_t k = strlen(line);
+    if (b->failed)
+        return;
+    if (b->n + k + 2 > b->cap) {
+        size_t cap = (b->cap ? 2 * b->cap : 4096) + k;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, line, k);
+    b->n += k;
+    b->s[b->n++] = '\n';
+    b->s[b->n] = 0;
+}
+
+static void help_open(void)
+{
+    textbuf b = {0};
+    tui_help_lines(text_line, &b);
+    if (!b.failed && b.s)
+        pager_open("Help: keys and commands", b.s);
+    free(b.s);
+}
+
+/* A command's output of three lines or more goes to the pager too (the
+ * message line shows one). */
+static void maybe_page(const char *line, const char *text)
+{
+    int lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n' && p[1];
+    if (lines >= 2)
+        pager_open(line, text);
+}
+
+/* ---- the job thread ---- */
+
 static qdb_session *S;
 static pthread_t job_tid;
 static int job_joinable;
@@ -318,6 +390,8 @@ static void finish_job(void)
     else if (J.st != QDB_OK)
         set_msg(1, "%s", J.e.msg);
     else if (J.r.text && J.r.text[0]) {
+        if (J.line && !(J.r.flags & QDB_CMD_CHANGED))
+            maybe_page(J.line, J.r.text);
         const char *news = news_line(J.r.text);
         set_msg(strstr(news, "warning") != NULL, "%s", news);
     } else if (!J.line) {
@@ -547,7 +621,7 @@ static void run_line(const char *line)
         a += strspn(a, " \t");
         int k = *a ? qdb_cmd_lookup(a) : -1;
         if (!*a) {
-            T.show_help = 1;
+            help_open();
         } else if (k < 0) {
             set_msg(1, "help: no command '%s' (? lists them all)", a);
         } else {
@@ -575,6 +649,7 @@ static void run_line(const char *line)
     } else if (r.flags & QDB_CMD_CHANGED) {
         autosave();
     } else if (r.text && r.text[0]) {
+        maybe_page(line, r.text);
         const char *news = news_line(r.text); /* one line fits the message line */
         set_msg(strstr(news, "warning") != NULL, "%s", news);
     }
@@ -624,11 +699,25 @@ static void move_sel(int d)
 
 static void on_key(int c)
 {
-    if (T.show_help) {
-        T.show_help = 0;
-        return;
-    }
     int page = LINES > 12 ? LINES / 2 : 5;
+    if (T.pager) {
+        /* scroll keys scroll it; q, Esc and Enter close it; any other key
+         * closes it and does what it does (':' opens the command line) */
+        switch (c) {
+        case 'j': case KEY_DOWN: T.pager_top++; return;
+        case 'k': case KEY_UP: T.pager_top--; return;
+        case KEY_NPAGE: case ' ': T.pager_top += page; return;
+        case KEY_PPAGE: T.pager_top -= page; return;
+        case 'g': case KEY_HOME: T.pager_top = 0; return;
+        case 'G': case KEY_END: T.pager_top = 1 << 30; return;
+        case 'q': case 27: case '\n': case '\r': case KEY_ENTER:
+            pager_close();
+            return;
+        default:
+            pager_close();
+            break;
+        }
+    }
     char buf[1200], q[1024];
     switch (c) {
     case 27: /* Esc */
@@ -664,7 +753,7 @@ static void on_key(int c)
         break;
     case 'l': T.log_counts = !T.log_counts; break;
     case 'w': T.show_weights = !T.show_weights; break;
-    case '?': T.show_help = 1; break;
+    case '?': help_open(); break;
     case '/': open_prompt('/', T.filter); break;
     case ':': open_prompt(':', NULL); break;
     case 'r': run_line("requant"); break;
@@ -871,6 +960,7 @@ int qdb_tui_run(qdb_session *s)
     if (recovery_path[0] && !ended_by_signal)
         qdb_session_file_remove(recovery_path); /* the user quit: nothing to recover */
     view_free(&T.v);
+    pager_close();
     free(T.order);
     for (int i = 0; i < n_cands; i++)
         free(cands[i]);

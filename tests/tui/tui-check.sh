@@ -75,6 +75,8 @@ tmux send-keys -t "$S" 'type=HardSw' Tab
 sleep 0.2
 tmux send-keys -t "$S" Enter
 check "Tab completes command and op type" "6 of 27 layers match" 10
+check "the match output opens in the pager" "(q closes)" 5
+tmux send-keys -t "$S" q
 # resize to 80x24 and back
 tmux resize-window -t "$S" -x 80 -y 24
 sleep 0.5
@@ -82,6 +84,13 @@ check "80x24 still shows the table" "Layers 35" 5
 tmux resize-window -t "$S" -x 120 -y 40
 sleep 0.5
 check "back at 120x40" "History" 5
+# a long output scrolls in the pager; q closes it, the TUI stays
+at_prompt 'layers'
+check "a long output opens in the pager" "layers: lines 1-35 of 36" 10
+tmux send-keys -t "$S" G
+check "the pager scrolls" "lines 2-36 of 36" 5
+tmux send-keys -t "$S" q
+check "q closes the pager, the TUI stays" "Layers 35" 5
 # a bad command gives a message, the TUI stays
 at_prompt 'rule type=Swish : act_bits=99'
 check "a bad rule is reported" "act_bits must be a bit width from 2 to 16" 10
@@ -98,6 +107,8 @@ at_prompt 'bits /blocks/blocks.0/Add 2'
 check "a one-layer edit through bits" "2 [x] name=/blocks/blocks.0/Add : act_bits=2" 60
 at_prompt 'bisect'
 check "bisect reports its culprits" "'keep' adds the rule" 90
+check "its report opens in the pager" "culprit    5  /blocks/blocks.0/Add" 5
+tmux send-keys -t "$S" q
 check "bisect names the fragile layer" "culprits 5 /blocks/blocks.0/Add" 5
 at_prompt 'keep'
 check "keep adds the culprits' rule" "3 [x] name=/blocks/blocks.0/Add : act_quant=off" 60
