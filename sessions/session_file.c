@@ -898,6 +898,31 @@ static qdb_status parse(ld *c, cJSON *root, const char *path, int check_model,
     return QDB_OK;
 }
 
+/* Does the text stop before its JSON does (inside a string, or with an
+ * object or array still open)? Then a parse error means a cut file. */
+static int json_ends_early(const char *s, size_t len)
+{
+    int depth = 0, in_str = 0, esc = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (in_str) {
+            if (esc)
+                esc = 0;
+            else if (ch == '\\')
+                esc = 1;
+            else if (ch == '"')
+                in_str = 0;
+        } else if (ch == '"') {
+            in_str = 1;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if ((ch == '}' || ch == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return in_str || depth > 0;
+}
+
 qdb_status qdb_session_load(const char *path, int check_model, qdb_session_desc *d, qdb_err *e)
 {
     memset(d, 0, sizeof *d);
@@ -911,7 +936,9 @@ qdb_status qdb_session_load(const char *path, int check_model, qdb_session_desc 
     if (!root) {
         size_t at = end ? (size_t)(end - (const char *)buf) : 0;
         st = qdb_err_set(e, QDB_ERR_FORMAT, "%s: not valid JSON (%s at byte %zu of %zu)", path,
-                         at + 1 >= len ? "it ends early: truncated?" : "syntax error", at, len);
+                         at + 1 >= len || json_ends_early(buf, len) ? "it ends early: truncated?"
+                                                                     : "syntax error",
+                         at, len);
         free(buf);
         return st;
     }
