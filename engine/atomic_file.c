@@ -1,11 +1,13 @@
 /* atomic_file.c - temp file + fsync + rename (see atomic_file.h). */
 #include "atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void release(qdb_atomic_file *af)
@@ -75,6 +77,48 @@ static void sync_dir(const char *path)
     free(dir);
 }
 
+/* Temporaries of `path` left by a writer killed mid-write (PATH.tmp.XXXXXX,
+ * untouched for QDB_ATOMIC_STALE_SECONDS): removed after a successful
+ * commit. A live writer's temporary is younger. Best effort. */
+static void sweep_stale(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0, blen = strlen(base);
+    char *dir = malloc(dlen + 2);
+    if (!dir)
+        return;
+    if (slash) {
+        memcpy(dir, path, dlen ? dlen : 1); /* "/x": the root */
+        dir[dlen ? dlen : 1] = '\0';
+    } else {
+        strcpy(dir, ".");
+    }
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        free(dir);
+        return;
+    }
+    const time_t now = time(NULL);
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        const char *n = de->d_name;
+        if (strncmp(n, base, blen) || strncmp(n + blen, ".tmp.", 5) || strlen(n + blen + 5) != 6)
+            continue;
+        char *full = malloc(strlen(dir) + strlen(n) + 2);
+        if (!full)
+            break;
+        sprintf(full, "%s/%s", dir, n);
+        struct stat sb;
+        if (lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            now - sb.st_mtime > QDB_ATOMIC_STALE_SECONDS)
+            unlink(full);
+        free(full);
+    }
+    closedir(dp);
+    free(dir);
+}
+
 qdb_status qdb_atomic_commit(qdb_atomic_file *af, qdb_err *e)
 {
     qdb_status st = QDB_OK;
@@ -94,6 +138,7 @@ qdb_status qdb_atomic_commit(qdb_atomic_file *af, qdb_err *e)
         st = qdb_err_set(e, QDB_ERR_IO, "%s: cannot replace: %s", af->path, strerror(err));
     } else {
         sync_dir(af->path);
+        sweep_stale(af->path);
     }
     release(af);
     return st;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,32 @@ static void test_atomic_file(void **state)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
     assert_int_equal(system(cmd), 0);
+
+    /* Temporaries a killed writer left: removed by the next commit once
+     * stale; a fresh one (a writer still at work) and other files stay. */
+    char stale[300], fresh[300], other[300];
+    snprintf(stale, sizeof stale, "%s.tmp.AbC123", path);
+    snprintf(fresh, sizeof fresh, "%s.tmp.XyZ789", path);
+    snprintf(other, sizeof other, "%s/g.txt.tmp.AbC123", dir);
+    const char *made[] = {stale, fresh, other};
+    for (int k = 0; k < 3; k++) {
+        FILE *t = fopen(made[k], "w");
+        assert_non_null(t);
+        fputs("partial", t);
+        fclose(t);
+    }
+    struct timespec old[2] = {{.tv_sec = time(NULL) - QDB_ATOMIC_STALE_SECONDS - 60},
+                              {.tv_sec = time(NULL) - QDB_ATOMIC_STALE_SECONDS - 60}};
+    assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
+    assert_int_equal(utimensat(AT_FDCWD, other, old, 0), 0);
+    assert_int_equal(qdb_atomic_open(&af, path, &e), QDB_OK);
+    fputs("third", af.f);
+    assert_int_equal(qdb_atomic_commit(&af, &e), QDB_OK);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(fresh, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    unlink(fresh);
+    unlink(other);
 
     char bad[300];
     snprintf(bad, sizeof bad, "%s/missing-dir/f.txt", dir);
