@@ -538,8 +538,11 @@ void tui_draw(tui_state *t, const char *cmdline, int cursor)
     } else if (t->msg[0]) {
         put(H - 2, 0, W, t->msg_error ? C_ERROR : C_NORMAL, t->msg);
     }
+    /* the key bar, shorter on narrow terminals (? lists every key) */
     put(H - 1, 0, W, C_DIM,
-        " j/k move  Tab pane  / filter  o sort  l/w hist  b bits  m method  p plot  r requant  : command  ? help  q quit");
+        W >= 112 ? " j/k move  Tab pane  / filter  o sort  l/w hist  b bits  m method  p plot  "
+                   "r requant  : command  ? help  q quit"
+                 : " j/k move  Tab pane  / filter  b bits  r requant  : command  ? help  q quit");
     if (t->pager)
         draw_pager(t, H, W);
     if (cmdline) {

@@ -81,6 +81,7 @@ tmux send-keys -t "$S" q
 tmux resize-window -t "$S" -x 80 -y 24
 sleep 0.5
 check "80x24 still shows the table" "Layers 35" 5
+check "and the whole key bar" "? help  q quit" 5
 tmux resize-window -t "$S" -x 120 -y 40
 sleep 0.5
 check "back at 120x40" "History" 5
