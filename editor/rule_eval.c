@@ -8,6 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One progress bar over all the configurations evaluated: evaluation k
+ * of n reports k * total + done of n * total. */
+typedef struct {
+    qdb_progress_fn fn;
+    void *user;
+    int k, n;
+} overall;
+
+static int overall_cb(void *user, int64_t done, int64_t total)
+{
+    overall *p = user;
+    return p->fn(p->user, (int64_t)p->k * total + done, (int64_t)p->n * total);
+}
+
 /* Apply rs to q, quantize, evaluate on d: the score (and the result when
  * `keep` is given). */
 static qdb_status score(qdb_qmodel *q, qdb_eval_cache *cache, const qdb_ruleset *rs, int *matches,
@@ -69,16 +83,29 @@ qdb_status qdb_rules_evaluate_cached(qdb_qmodel *q, const qdb_ruleset *rs, qdb_d
         st = qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         goto done;
     }
+    int enabled = 0;
+    for (int i = 0; i < rs->n; i++)
+        enabled += rs->rules[i]->enabled;
+    /* the evaluations share one progress bar: the baseline when unknown,
+     * without each rule when there are several, then all of them */
+    overall ov = {o ? o->progress : NULL, o ? o->user : NULL, 0,
+                  isnan(baseline) + (enabled > 1 ? enabled : 0) + 1};
+    qdb_eval_opts wo;
+    if (o && o->progress) {
+        wo = *o;
+        wo.progress = overall_cb;
+        wo.user = &ov;
+        o = &wo;
+    }
     if (!isnan(baseline)) {
         out->baseline = baseline;
     } else {
         if ((st = score(q, cache, none, NULL, d, float_pred, o, &out->baseline, NULL, e)) != QDB_OK)
             goto done;
         out->evaluations++;
+        ov.k++;
     }
-    int enabled = 0;
-    for (int i = 0; i < rs->n; i++)
-        enabled += rs->rules[i]->enabled;
+
     for (int i = 0; i < rs->n; i++) {
         out->without[i] = NAN;
         if (!rs->rules[i]->enabled)
@@ -97,6 +124,7 @@ qdb_status qdb_rules_evaluate_cached(qdb_qmodel *q, const qdb_ruleset *rs, qdb_d
         if (st != QDB_OK)
             goto done;
         out->evaluations++;
+        ov.k++;
     }
     /* last, so that q is left with every rule */
     if ((st = score(q, cache, rs, out->matches, d, float_pred, o, &out->current, &out->cur, e)) != QDB_OK)

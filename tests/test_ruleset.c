@@ -220,6 +220,27 @@ static void test_rule_files(void **state)
  * keeping everything in float must bring the quantized score back to 1:
  * its contribution is 1 - baseline; a rule that sets the defaults again
  * contributes nothing. */
+typedef struct {
+    int calls, ok;
+    int64_t last, total;
+} progress_log;
+
+/* Records a progress bar; ok stays 1 while it never goes back and its
+ * total never changes. */
+static int log_progress(void *user, int64_t done, int64_t total)
+{
+    progress_log *p = user;
+    if (p->calls == 0) {
+        p->ok = 1;
+        p->total = total;
+    }
+    if (done < p->last || total != p->total || done > total)
+        p->ok = 0;
+    p->last = done;
+    p->calls++;
+    return 0;
+}
+
 static void test_rule_contributions(void **state)
 {
     (void)state;
@@ -244,12 +265,17 @@ static void test_rule_contributions(void **state)
     qdb_ruleset *rs = qdb_ruleset_new();
     add(rs, "all : act_quant=off, w_quant=off");
     add(rs, "all : act_bits=8");
-    qdb_eval_opts o = {.batch = 32};
+    progress_log pl = {0};
+    qdb_eval_opts o = {.batch = 32, .progress = log_progress, .user = &pl};
     qdb_rule_eval r;
     if (qdb_rules_evaluate(q, rs, d, NULL, &o, &r, &e) != QDB_OK)
         fail_msg("%s", e.msg);
     assert_true(r.labelled);
     assert_int_equal(r.evaluations, 4); /* baseline, without each of 2, all */
+    /* one progress bar over the four: never back, ends full */
+    assert_true(pl.calls >= 4 && pl.ok);
+    assert_int_equal(pl.total, 4 * n);
+    assert_int_equal(pl.last, 4 * n);
     assert_int_equal(r.matches[0], 3);
     assert_float_equal(r.current, 1.0, 0);
     assert_true(r.baseline < 1.0); /* 8-bit sigmoid outputs tie or flip some arg maxes */

@@ -544,6 +544,8 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
      * those of the last configuration run) */
     if (memo_find(c, sig, n_sig, r)) {
         c->last_start = c->last_nodes = g->n_nodes;
+        if (o && o->progress) /* a progress bar still ends full */
+            o->progress(o->user, r->n, r->n);
         goto done;
     }
     int first = 0; /* signature index of the first difference; n_sig: none */
