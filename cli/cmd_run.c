@@ -83,6 +83,9 @@ int cmd_run(int argc, char **argv)
     if (qdb_session_prepare(ss, run_progress, &rp, &e) != QDB_OK) {
         cli_error("%s: %s", s.model, e.msg);
     } else {
+        /* line by line, so that output and messages interleave in order
+         * when both go to one file */
+        setvbuf(stdout, NULL, _IOLBF, 0);
         qdb_script_opts so = {.keep_going = keep_going, .echo = echo, .progress = run_progress,
                               .user = &rp};
         qdb_script_result sr;

@@ -51,7 +51,9 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i)
     if ((!strcmp(a, "--rule") && has_value) || !strncmp(a, "--rule=", 7)) {
         const char *text = a[6] == '=' ? a + 7 : argv[++*i];
         if (qdb_ruleset_add_text(s->rs, text, &e) != QDB_OK) {
-            cli_error("%s\n  in --rule '%s' (quote the whole rule for the shell)", e.msg, text);
+            /* no ':' at all: the shell probably split an unquoted rule */
+            cli_error("%s\n  in --rule '%s'%s", e.msg, text,
+                      strchr(text, ':') ? "" : " (quote the whole rule for the shell)");
             return -1;
         }
 
@@ -60,7 +62,13 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i)
             cli_error("--rules: at most %d files", s->n_rule_files);
             return -1;
         }
+        /* read now: a bad rule is a usage error, and rules keep the
+         * command line's order */
         s->rule_files[s->n_rule_files++] = argv[++*i];
+        if (qdb_ruleset_load_file(s->rs, argv[*i], &e) != QDB_OK) {
+            cli_error("%s", e.msg);
+            return -1;
+        }
     } else if ((!strcmp(a, "--set") && has_value) || !strncmp(a, "--set=", 6)) {
         const char *kv = a[5] == '=' ? a + 6 : argv[++*i];
         if (qdb_quant_config_set_kv(&s->cfg, kv, &e) != QDB_OK) {
@@ -86,11 +94,6 @@ int qsetup_parse(qsetup *s, int argc, char **argv, int *i)
 int qsetup_open(qsetup *s, int need_eval, int64_t eval_n)
 {
     qdb_err e = {0};
-    for (int k = 0; k < s->n_rule_files; k++)
-        if (qdb_ruleset_load_file(s->rs, s->rule_files[k], &e) != QDB_OK) {
-            cli_error("%s", e.msg);
-            return 1;
-        }
     if (s->threads)
         qdb_kernels_set_threads((int)s->threads);
     if (qdb_profile_load(s->model, &s->prof, &e) != QDB_OK) {

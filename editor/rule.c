@@ -320,6 +320,20 @@ static int names_type(const qdb_filter *f, const char *t)
     }
 }
 
+/* Does the filter name an index range wholly at or past n (not under a
+ * not)? */
+static int index_beyond(const qdb_filter *f, int n)
+{
+    if (!f)
+        return 0;
+    switch (f->kind) {
+    case QDB_FILTER_INDEX: return f->lo >= n;
+    case QDB_FILTER_AND:
+    case QDB_FILTER_OR: return index_beyond(f->a, n) || index_beyond(f->b, n);
+    default: return 0;
+    }
+}
+
 const char *qdb_rule_hint(const qdb_rule *r, const qdb_qmodel *q)
 {
     static const struct {
@@ -334,6 +348,9 @@ const char *qdb_rule_hint(const qdb_rule *r, const qdb_qmodel *q)
     };
     if (!r || !q)
         return NULL;
+    if (index_beyond(r->filter, q->n_base_layers > 0 ? q->n_base_layers : q->n_layers))
+        return "an index= range lies past the last layer (the # column of qdb match and "
+               "qdb quantize)";
     for (size_t k = 0; k < sizeof gates / sizeof gates[0]; k++) {
         if (!names_type(r->filter, gates[k].gate))
             continue;

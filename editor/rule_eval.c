@@ -106,6 +106,13 @@ qdb_status qdb_rules_evaluate_cached(qdb_qmodel *q, const qdb_ruleset *rs, qdb_d
         ov.k++;
     }
 
+    /* every rule first: the configuration closest to the one the cache last
+     * ran when a single rule changed, so it reruns the least */
+    if ((st = score(q, cache, rs, out->matches, d, float_pred, o, &out->current, &out->cur, e)) != QDB_OK)
+        goto done;
+    out->evaluations++;
+    ov.k++;
+    int others = 0;
     for (int i = 0; i < rs->n; i++) {
         out->without[i] = NAN;
         if (!rs->rules[i]->enabled)
@@ -125,11 +132,13 @@ qdb_status qdb_rules_evaluate_cached(qdb_qmodel *q, const qdb_ruleset *rs, qdb_d
             goto done;
         out->evaluations++;
         ov.k++;
+        others++;
     }
-    /* last, so that q is left with every rule */
-    if ((st = score(q, cache, rs, out->matches, d, float_pred, o, &out->current, &out->cur, e)) != QDB_OK)
+    /* q is left with every rule (quantizing again searches only what the
+     * last configuration changed) */
+    if (others && ((st = qdb_ruleset_apply(rs, q, NULL, e)) != QDB_OK ||
+                   (st = qdb_qmodel_quantize(q, e)) != QDB_OK))
         goto done;
-    out->evaluations++;
 done:
     qdb_eval_cache_free(own);
     qdb_ruleset_free(none);

@@ -302,7 +302,9 @@ static qdb_status cmd_match(qdb_session *s, const char *args, qdb_session_progre
         }
     }
     int n = count_matches(s, rule, r);
-    out(r, "%d of %d layers match%s\n", n, own_count(s), n ? "" : " (warning: none)");
+    const char *hint = n ? NULL : qdb_rule_hint(rule, s->q);
+    out(r, "%d of %d layers match%s%s%s\n", n, own_count(s), n ? "" : " (warning: none)",
+        hint ? "; " : "", hint ? hint : "");
     qdb_rule_free(rule);
     return QDB_OK;
 }

@@ -931,6 +931,10 @@ qdb_status qdb_session_load(const char *path, int check_model, qdb_session_desc 
     qdb_status st = qdb_read_file(path, QDB_SESSION_MAX_BYTES, &buf, &len, e);
     if (st != QDB_OK)
         return st;
+    if (len == 0) {
+        free(buf);
+        return qdb_err_set(e, QDB_ERR_FORMAT, "%s: the file is empty (not a qdb session)", path);
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (!root) {

@@ -512,6 +512,9 @@ static void test_matching(void **state)
         {"type=Relu and not type=Sigmoid : act_bits=16", NULL},
         {"type=Relu : act_bits=16", NULL},
         {"name:Sigmoid : act_bits=16", NULL},
+        {"index=5..9 : act_bits=16", "past the last layer"},
+        {"name:x or index=3 : act_bits=16", "past the last layer"},
+        {"not index=0..2 : act_bits=16", NULL},
     };
     for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++) {
         r = parse_ok(hints[k].rule);

@@ -1246,7 +1246,7 @@ static void test_broken_files(void **state)
     free(deep);
     /* empty, binary, not an object */
     write_bytes(bad_path, "", 0);
-    expect_bad(NULL, NULL);
+    expect_bad(NULL, "the file is empty");
     unsigned char bin[512];
     for (size_t i = 0; i < sizeof bin; i++)
         bin[i] = (unsigned char)(i * 151u + 7u);
