@@ -191,6 +191,10 @@ static int next_step(const qdb_graph *g, const int *gate_mul, const char *is_out
         }
         return 1;
     }
+    /* before opset 7, Add, Mul and PRelu broadcast by attributes
+     * (broadcast, axis): left alone */
+    if (n->opset < 7)
+        return 0;
     if (!strcmp(t, "PRelu") && n->n_in == 2 && n->in[0] == v &&
         channel_const(g, n->in[1], v, &s->per_channel)) {
         s->kind = QDB_PW_PRELU;

@@ -381,6 +381,72 @@ static void test_conv_groups_bit_identical(void **state)
     }
 }
 
+/* A Conv whose K (64 channels x 3 x 3) spans several of sgemm's blocks,
+ * with a bias and a chain (Relu, a scalar product); and an opset 6 Add
+ * whose legacy broadcast (axis 0) lines its constant up with the batch,
+ * not the channels, which must stay a node of its own. */
+static qdb_graph *wide_model(int legacy)
+{
+    mb *m = mb_new(legacy ? 6 : 13);
+    int64_t d[4] = {legacy ? 4 : MB_N, legacy ? 4 : 64, 5, 5};
+    mb_input(m, "x", MB_FLOAT, 4, d);
+    const int64_t cin = legacy ? 4 : 64, cout = legacy ? 4 : 16;
+    float *w = malloc((size_t)(cout * cin * 9) * sizeof *w), b[16], half = 0.5f;
+    assert_non_null(w);
+    uint32_t r = 99;
+    for (int64_t i = 0; i < cout * cin * 9; i++) {
+        r = r * 1664525u + 1013904223u;
+        w[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 0.2f;
+    }
+    for (int i = 0; i < 16; i++)
+        b[i] = 0.01f * (float)(i + 1);
+    const int64_t dw[4] = {cout, cin, 3, 3}, db = cout, pads[4] = {1, 1, 1, 1};
+    mb_init_f(m, "w", 4, dw, w);
+    mb_init_f(m, "b", 1, &db, b);
+    free(w);
+    mb_node(m, "Conv", "conv", "x,w,b", "c");
+    mb_attr_ints(m, "pads", 4, pads);
+    if (legacy) {
+        const float k[4] = {10.0f, 20.0f, 30.0f, 40.0f};
+        const int64_t dk[3] = {4, 1, 1};
+        mb_init_f(m, "k", 3, dk, k);
+        mb_node(m, "Add", "add", "c,k", "y");
+        mb_attr_i(m, "broadcast", 1);
+        mb_attr_i(m, "axis", 0);
+    } else {
+        mb_init_f(m, "half", 0, NULL, &half);
+        mb_node(m, "Relu", "relu", "c", "a");
+        mb_node(m, "Mul", "scale", "a,half", "y");
+    }
+    mb_output(m, "y");
+    return qf_load(m);
+}
+
+static void test_conv_groups_wide_and_legacy(void **state)
+{
+    (void)state;
+    for (int legacy = 0; legacy < 2; legacy++) {
+        qdb_graph *g = wide_model(legacy);
+        int64_t d[4] = {4, legacy ? 4 : 64, 5, 5};
+        qdb_tensor *x = qdb_tensor_new_dims(QDB_F32, 4, d, NULL);
+        assert_non_null(x);
+        uint32_t r = 7;
+        for (size_t i = 0; i < x->numel; i++) {
+            r = r * 1664525u + 1013904223u;
+            x->data.f[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 4.0f;
+        }
+        qdb_tensor *plain = run_chain(g, x, 0, 0, NULL);
+        qdb_tensor *fused = run_chain(g, x, 1, 0, NULL);
+        assert_memory_equal(plain->data.f, fused->data.f, plain->numel * sizeof(float));
+        if (legacy) /* image 0, channel 1 got image 0's constant */
+            assert_true(fused->data.f[25] > 5.0f && fused->data.f[25] < 15.0f);
+        qdb_tensor_free(plain);
+        qdb_tensor_free(fused);
+        qdb_tensor_free(x);
+        qdb_graph_free(g);
+    }
+}
+
 /* ---- pipeline ---- */
 
 typedef struct {
@@ -497,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_fusion_bit_identical),
         cmocka_unit_test(test_fusion_needs_sole_reader),
         cmocka_unit_test(test_conv_groups_bit_identical),
+        cmocka_unit_test(test_conv_groups_wide_and_legacy),
         cmocka_unit_test(test_pipeline_order),
         cmocka_unit_test(test_pipeline_errors),
     };

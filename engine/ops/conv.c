@@ -191,15 +191,6 @@ static qdb_status conv_compute(const qdb_node *n, const conv_geo *gp, const qdb_
         if (!col)
             return qdb_err_set(e, QDB_ERR_NOMEM, "Conv: out of memory for the im2col buffer");
     }
-    /* With a chain, the bias is its first step (the same sums as beta 1). */
-    qdb_pw_chain chain;
-    const int bias_in_chain = ex && ex->chain && bias && ex->chain->n < QDB_PW_MAX;
-    if (bias_in_chain) {
-        chain.n = 0;
-        chain.s[chain.n++] = (qdb_pw_step){.kind = QDB_PW_ADD, .k = bias, .per_channel = 1};
-        for (int k = 0; k < ex->chain->n; k++)
-            chain.s[chain.n++] = ex->chain->s[k];
-    }
     for (int64_t i = 0; i < g.n; i++) {
         for (int64_t grp = 0; grp < g.group; grp++) {
             const float *xg = x + (i * g.c_in + grp * cg) * g.x_sz;
@@ -209,18 +200,18 @@ static qdb_status conv_compute(const qdb_node *n, const conv_geo *gp, const qdb_
                 qdb_im2col(xg, cg, w, col);
                 b = col;
             }
-            /* Else the bias goes in first and the product is added to it
-             * (beta 1): one pass over the output fewer than adding it
-             * afterwards. */
-            const int fill = bias && !bias_in_chain;
-            if (fill)
+            /* The bias goes in first and the product is added to it (beta
+             * 1): one pass over the output fewer than adding it afterwards.
+             * (Adding it after a beta-0 product is not the same: sgemm adds
+             * each block of K's partial sum into C in turn.) */
+            if (bias)
                 qdb_fill_bias(yg, mg, g.y_sz, bias + grp * mg);
             qdb_sgemm(0, 0, mg, g.y_sz, kdim, 1.0f, wt + grp * mg * kdim, kdim, b, g.y_sz,
-                      fill ? 1.0f : 0.0f, yg, g.y_sz);
+                      bias ? 1.0f : 0.0f, yg, g.y_sz);
         }
         if (ex && ex->chain) /* the image is still in cache */
-            qdb_pw_apply_planes(bias_in_chain ? &chain : ex->chain, y + i * g.c_out * g.y_sz,
-                                g.c_out, g.y_sz, 0, g.c_out);
+            qdb_pw_apply_planes(ex->chain, y + i * g.c_out * g.y_sz, g.c_out, g.y_sz, 0,
+                                g.c_out);
     }
     free(col);
     return QDB_OK;

@@ -285,7 +285,7 @@ qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qd
         r.xf[w] = qdb_exec_new(q->g, e);
         r.xq[w] = r.xf[w] ? qdb_exec_new(q->gq, e) : NULL;
         if (!r.xq[w]) {
-            st = e->code;
+            st = e && e->code ? e->code : QDB_ERR_NOMEM;
             goto done;
         }
         qdb_exec_set_hook(r.xf[w], hook, &r.w[w]);
