@@ -186,6 +186,14 @@ static void test_fusion_needs_sole_reader(void **state)
 
 /* ---- Conv groups ---- */
 
+/* A seeded value in [-scale/2, scale/2) (the tests' own generator). */
+static float lcg(uint32_t *r, float scale)
+{
+    *r = *r * 1664525u + 1013904223u;
+    return ((float)(*r >> 8) / 16777216.0f - 0.5f) * scale;
+}
+
+
 /* x [N,6,H,H] -> Pad (1 each side, value 0.37) -> depthwise 3x3 Conv
  * (stride S) -> SiLU -> Add 0.25 -> PRelu (per channel) -> 1x1 Conv to 5
  * channels -> Hardswish -> Mul by a per-channel constant -> Relu -> Clip
@@ -204,10 +212,8 @@ static qdb_graph *conv_chain_model(int64_t H, int64_t S)
     float *all[] = {w1, b1, slope, w2, b2, kc};
     const int len[] = {54, 6, 6, 30, 5, 5};
     for (int a = 0; a < 6; a++)
-        for (int i = 0; i < len[a]; i++) {
-            r = r * 1664525u + 1013904223u;
-            all[a][i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 2.0f;
-        }
+        for (int i = 0; i < len[a]; i++)
+            all[a][i] = lcg(&r, 2.0f);
     const int64_t dw1[4] = {6, 1, 3, 3}, d6 = 6, ds[3] = {6, 1, 1}, dw2[4] = {5, 6, 1, 1}, d5 = 5,
                   dk[4] = {1, 5, 1, 1};
     mb_init_f(m, "w1", 4, dw1, w1);
@@ -239,16 +245,14 @@ static qdb_graph *conv_chain_model(int64_t H, int64_t S)
     return qf_load(m);
 }
 
-static qdb_tensor *conv_input(int64_t n, int64_t H)
+/* n images of c channels, h x h, seeded */
+static qdb_tensor *conv_input(int64_t n, int64_t c, int64_t h, uint32_t seed, float scale)
 {
-    int64_t d[4] = {n, 6, H, H};
+    int64_t d[4] = {n, c, h, h};
     qdb_tensor *x = qdb_tensor_new_dims(QDB_F32, 4, d, NULL);
     assert_non_null(x);
-    uint32_t r = 4242;
-    for (size_t i = 0; i < x->numel; i++) {
-        r = r * 1664525u + 1013904223u;
-        x->data.f[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 8.0f;
-    }
+    for (size_t i = 0; i < x->numel; i++)
+        x->data.f[i] = lcg(&seed, scale);
     return x;
 }
 
@@ -338,7 +342,7 @@ static void test_conv_groups_bit_identical(void **state)
     const int64_t cases[][2] = {{9, 1}, {9, 2}, {100, 1}, {101, 2}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         qdb_graph *g = conv_chain_model(cases[c][0], cases[c][1]);
-        qdb_tensor *x = conv_input(3, cases[c][0]);
+        qdb_tensor *x = conv_input(3, 6, cases[c][0], 4242, 8.0f);
         /* no hook */
         qdb_tensor *plain = run_chain(g, x, 0, 0, NULL);
         qdb_tensor *fused = run_chain(g, x, 1, 0, NULL);
@@ -394,10 +398,8 @@ static qdb_graph *wide_model(int legacy)
     float *w = malloc((size_t)(cout * cin * 9) * sizeof *w), b[16], half = 0.5f;
     assert_non_null(w);
     uint32_t r = 99;
-    for (int64_t i = 0; i < cout * cin * 9; i++) {
-        r = r * 1664525u + 1013904223u;
-        w[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 0.2f;
-    }
+    for (int64_t i = 0; i < cout * cin * 9; i++)
+        w[i] = lcg(&r, 0.2f);
     for (int i = 0; i < 16; i++)
         b[i] = 0.01f * (float)(i + 1);
     const int64_t dw[4] = {cout, cin, 3, 3}, db = cout, pads[4] = {1, 1, 1, 1};
@@ -427,14 +429,7 @@ static void test_conv_groups_wide_and_legacy(void **state)
     (void)state;
     for (int legacy = 0; legacy < 2; legacy++) {
         qdb_graph *g = wide_model(legacy);
-        int64_t d[4] = {4, legacy ? 4 : 64, 5, 5};
-        qdb_tensor *x = qdb_tensor_new_dims(QDB_F32, 4, d, NULL);
-        assert_non_null(x);
-        uint32_t r = 7;
-        for (size_t i = 0; i < x->numel; i++) {
-            r = r * 1664525u + 1013904223u;
-            x->data.f[i] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 4.0f;
-        }
+        qdb_tensor *x = conv_input(4, legacy ? 4 : 64, 5, 7, 4.0f);
         qdb_tensor *plain = run_chain(g, x, 0, 0, NULL);
         qdb_tensor *fused = run_chain(g, x, 1, 0, NULL);
         assert_memory_equal(plain->data.f, fused->data.f, plain->numel * sizeof(float));
