@@ -39,6 +39,8 @@ struct qdb_exec {
     void *fuse_user;
     qdb_fusion *plan;
     int plan_stale;
+    qdb_exec_conv_q8 conv_q8; /* integer Convs, NULL: none */
+    void *conv_q8_user;
 };
 
 /* Gate nodes (Sigmoid, HardSigmoid) whose output only a Mul reads, that Mul
@@ -177,6 +179,12 @@ void qdb_exec_set_fusion(qdb_exec *x, int on, qdb_exec_skippable skippable, void
     }
 }
 
+void qdb_exec_set_conv_q8(qdb_exec *x, qdb_exec_conv_q8 conv_q8, void *user)
+{
+    x->conv_q8 = conv_q8;
+    x->conv_q8_user = user;
+}
+
 void qdb_exec_set_pointwise(qdb_exec *x, qdb_exec_pointwise pointwise)
 {
     x->pointwise = pointwise;
@@ -266,6 +274,7 @@ static qdb_status run_group(qdb_exec *x, const qdb_fuse_group *k, qdb_err *e)
         }
     }
     f.chain = ch.n ? &ch : NULL;
+    f.q8 = x->conv_q8 ? x->conv_q8(x->conv_q8_user, g, k->head) : NULL;
     qdb_tensor *t;
     qdb_status st = qdb_conv_run_fused(c, in, &f, &t, e);
     if (st != QDB_OK)
@@ -439,6 +448,22 @@ qdb_status qdb_exec_run(qdb_exec *x, const qdb_tensor *const *inputs, qdb_tensor
                 goto fail;
             }
             goto ran;
+        }
+        if (x->conv_q8 && n->n_out == 1 && !strcmp(n->op_type, "Conv") && n->out[0] >= 0) {
+            const struct qdb_conv_q8 *q8 = x->conv_q8(x->conv_q8_user, g, i);
+            if (q8) { /* the integer Conv, when it fits the geometry */
+                qdb_conv_fuse f = {0};
+                f.q8 = q8;
+                qdb_tensor *t = NULL;
+                if ((st = qdb_conv_run_fused(n, x->ins, &f, &t, &sub)) != QDB_OK) {
+                    qdb_err_set(e, st, "node '%s' (%s): %s", n->name, n->op_type, sub.msg);
+                    goto fail;
+                }
+                x->cur[n->out[0]] = t;
+                x->owned[n->out[0]] = 1;
+                x->outp[0] = t;
+                goto ran;
+            }
         }
         st = n->op->infer(n, x->ins, x->outs, &sub);
         for (int k = 0; st == QDB_OK && k < n->n_out; k++) {

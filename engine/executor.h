@@ -49,6 +49,15 @@ typedef int (*qdb_exec_pointwise)(void *user, const qdb_graph *g, int value, qdb
                                   const void **ctx);
 void qdb_exec_set_pointwise(qdb_exec *x, qdb_exec_pointwise pointwise);
 
+/* Integer Convs: for Conv node `node`, a plan (ops/conv_q8.h) valid for
+ * the values its inputs will hold in this run (the hook quantizes X onto
+ * the plan's grid; W is on the plan's codes), or NULL to run it in float.
+ * Asked each time the node runs, fused or not.
+ * NULL (the default): every Conv in float. */
+struct qdb_conv_q8;
+typedef const struct qdb_conv_q8 *(*qdb_exec_conv_q8)(void *user, const qdb_graph *g, int node);
+void qdb_exec_set_conv_q8(qdb_exec *x, qdb_exec_conv_q8 conv_q8, void *user);
+
 /* From inside the hook: hand the tensor of `value` (just computed) over to
  * the caller, who frees it; the executor goes on reading it during this
  * run but no longer frees it. NULL when the executor does not own it (an

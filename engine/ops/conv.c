@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conv.h"
+#include "conv_q8.h"
 #include "kernels.h"
 #include "op.h"
 #include "pw_chain.h"
@@ -158,6 +159,30 @@ static qdb_status conv_infer(const qdb_node *n, const qdb_tensor *const *in, qdb
  * group adds: a fill value for the depthwise window's padding and the
  * pointwise chain run on each output image once computed. */
 static qdb_status conv_compute(const qdb_node *n, const conv_geo *gp, const qdb_tensor *const *in,
+                               const qdb_dw_extra *ex, float *y, qdb_err *e);
+
+/* The integer plan's run (conv_q8.h), image by image, with the chain. */
+static qdb_status conv_compute_q8(const qdb_conv_q8 *q8, const conv_geo *g,
+                                  const qdb_tensor *const *in, const qdb_node *n,
+                                  const qdb_pw_chain *chain, float *y, qdb_err *e)
+{
+    const qdb_tensor *bt = qdb_op_in(n, in, 2);
+    size_t ns = qdb_conv_q8_scratch(q8, &g->w);
+    float *scratch = ns ? malloc(ns * sizeof *scratch) : NULL;
+    if (!scratch)
+        return qdb_err_set(e, QDB_ERR_NOMEM, "Conv: out of memory for the integer kernel");
+    for (int64_t i = 0; i < g->n; i++) {
+        float *yi = y + i * g->c_out * g->y_sz;
+        qdb_conv_q8_image(q8, &g->w, in[0]->data.f + i * g->c_in * g->x_sz, bt ? bt->data.f : NULL,
+                          yi, scratch);
+        if (chain)
+            qdb_pw_apply_planes(chain, yi, g->c_out, g->y_sz, 0, g->c_out);
+    }
+    free(scratch);
+    return QDB_OK;
+}
+
+static qdb_status conv_compute(const qdb_node *n, const conv_geo *gp, const qdb_tensor *const *in,
                                const qdb_dw_extra *ex, float *y, qdb_err *e)
 {
     const conv_geo g = *gp;
@@ -273,7 +298,10 @@ qdb_status qdb_conv_run_fused(const qdb_node *n, const qdb_tensor *const *in,
     qdb_tensor *t = qdb_tensor_new_uninit(QDB_F32, &ys, e);
     if (!t)
         return e && e->code ? e->code : QDB_ERR_NOMEM;
-    st = conv_compute(n, &g, in, &ex, t->data.f, e);
+    if (f->q8 && !f->pad && qdb_conv_q8_fits(f->q8, &g.w, g.c_in, g.c_out, g.group))
+        st = conv_compute_q8(f->q8, &g, in, n, f->chain, t->data.f, e);
+    else
+        st = conv_compute(n, &g, in, &ex, t->data.f, e);
     if (st != QDB_OK) {
         qdb_tensor_free(t);
         return st;

@@ -119,6 +119,14 @@ static int hook(void *user, const qdb_graph *g, int node, int slot, qdb_tensor *
     return 0;
 }
 
+/* The accumulated run quantizes every layer as the simulation does, so its
+ * Convs run as the simulation's; the own run feeds float values. */
+static const struct qdb_conv_q8 *accumulated_q8(void *user, const qdb_graph *g, int node)
+{
+    const mctx *c = user;
+    return c->mode == 1 ? qdb_qmodel_conv_q8(c->q, g, node) : NULL;
+}
+
 static void finish(const acc *a, double *sqnr, double *cosine, double *mse)
 {
     if (!isfinite(a->dd) || !isfinite(a->xx) || !isfinite(a->yy)) {
@@ -294,6 +302,7 @@ qdb_status qdb_qmodel_measure(qdb_qmodel *q, qdb_dataset *d, int64_t n, const qd
         qdb_exec_set_hook(r.xq[w], hook, &r.w[w]);
         qdb_exec_hook_inputs(r.xq[w], 1);
         qdb_exec_set_fusion(r.xq[w], 1, not_a_layer, q);
+        qdb_exec_set_conv_q8(r.xq[w], accumulated_q8, &r.w[w]);
     }
     r.total = qdb_dataset_count(d);
     if (n > 0 && n < r.total)

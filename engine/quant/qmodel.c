@@ -11,6 +11,7 @@
 
 #include "executor.h"
 #include "kernels.h"
+#include "ops/conv_q8.h"
 #include "quant_internal.h"
 #include "threshold.h"
 
@@ -21,6 +22,15 @@ double qdb_qparams_threshold(const qdb_qparams *p)
     return p->threshold;
 }
 
+static void drop_conv_q8(qdb_qmodel *q)
+{
+    for (int v = 0; v < q->n_conv_q8; v++)
+        qdb_conv_q8_free(q->conv_q8[v]);
+    free(q->conv_q8);
+    q->conv_q8 = NULL;
+    q->n_conv_q8 = 0;
+}
+
 void qdb_qmodel_free(qdb_qmodel *q)
 {
     if (!q)
@@ -29,6 +39,7 @@ void qdb_qmodel_free(qdb_qmodel *q)
         qdb_qlayer_clear(&q->layers[i]);
     free(q->layers);
     free(q->layer_of_value);
+    drop_conv_q8(q);
     qdb_graph_free(q->g0);
     qdb_graph_free(q->g);
     qdb_graph_free(q->gq);
@@ -269,6 +280,104 @@ void qdb_qmodel_reset(qdb_qmodel *q)
     q->quantized = 0;
 }
 
+/* X's integer view when layer L's quantizer puts it on a grid of at most
+ * 256 levels, 0 among them: value = (u - *offset) * *step. */
+static int act_codes(const qdb_qmodel *q, int L, float *step, int *offset)
+{
+    if (L < 0 || !q->layers[L].act_active)
+        return 0;
+    const qdb_qgrid *gr = &q->layers[L].act_grid;
+    if (!(gr->delta > 0.0f) || gr->levels_m1 > 255.0f)
+        return 0;
+    const float off = nearbyintf(-gr->lo / gr->delta);
+    if (fabsf(-gr->lo / gr->delta - off) > 1e-3f || off < 0.0f || off > gr->levels_m1)
+        return 0;
+    *step = gr->delta;
+    *offset = (int)off;
+    return 1;
+}
+
+/* The layer whose quantizer put value v on its grid: v's own, or, for a
+ * value no layer quantizes, that of the input of the nodes before it that
+ * only move, select or take the larger of values (MaxPool, Relu with 0 on
+ * the grid, reshapes): -1 when there is none. */
+static int grid_layer(const qdb_qmodel *q, const qdb_graph *g, int v)
+{
+    static const char *const keep[] = {"MaxPool", "Relu",    "Identity",  "Reshape",
+                                       "Flatten", "Squeeze", "Unsqueeze", "Transpose"};
+    for (int hops = 0; hops < 32 && v >= 0 && v < q->n_map; hops++) {
+        if (q->layer_of_value[v] >= 0)
+            return q->layer_of_value[v];
+        const int p = g->values[v].producer;
+        if (p < 0 || g->nodes[p].n_in < 1 || g->nodes[p].out[0] != v)
+            return -1;
+        int ok = 0;
+        for (size_t k = 0; k < sizeof keep / sizeof *keep; k++)
+            ok |= !strcmp(g->nodes[p].op_type, keep[k]);
+        if (!ok)
+            return -1;
+        v = g->nodes[p].in[0];
+    }
+    return -1;
+}
+
+/* Integer plans (ops/conv_q8.h) for the Convs of gq whose input the
+ * simulation quantizes onto a grid of 8 bits or fewer and whose kernel it
+ * quantized to 8 bits or fewer: the Conv's sums are then integers times
+ * one step per output channel. Kept per output value of the Conv. */
+static qdb_status build_conv_q8(qdb_qmodel *q, qdb_err *e)
+{
+    const qdb_graph *g = q->gq;
+    drop_conv_q8(q);
+    if (!(q->conv_q8 = calloc((size_t)g->n_values + 1, sizeof *q->conv_q8)))
+        return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+    q->n_conv_q8 = g->n_values;
+    for (int i = 0; i < q->n_layers; i++) {
+        const qdb_qlayer *l = &q->layers[i];
+        if (l->w_value < 0 || !l->wcfg.enabled || l->n_w_qp < 1 || l->w_axis != 0 ||
+            l->anchor_value < 0 || l->anchor_value >= g->n_values)
+            continue;
+        const int node = g->values[l->anchor_value].producer;
+        if (node < 0 || strcmp(g->nodes[node].op_type, "Conv") || g->nodes[node].n_in < 2 ||
+            g->nodes[node].in[1] != l->w_value || g->nodes[node].in[0] < 0 ||
+            g->nodes[node].in[0] >= q->n_map)
+            continue;
+        const qdb_node *n = &g->nodes[node];
+        const qdb_tensor *w = g->values[l->w_value].constant;
+        float x_step;
+        int x_off;
+        if (!w || w->dtype != QDB_F32 || w->shape.ndim != 4 ||
+            (l->n_w_qp != 1 && l->n_w_qp != w->shape.d[0]) ||
+            !act_codes(q, grid_layer(q, g, n->in[0]), &x_step, &x_off))
+            continue;
+        float *steps = malloc((size_t)w->shape.d[0] * sizeof *steps);
+        if (!steps)
+            return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        for (int64_t c = 0; c < w->shape.d[0]; c++)
+            steps[c] = qdb_qgrid_make(&l->w_qp[l->n_w_qp == 1 ? 0 : c]).delta;
+        qdb_err sub = {0};
+        q->conv_q8[n->out[0]] = qdb_conv_q8_new(w, steps, x_step, x_off, &sub);
+        free(steps);
+        if (!q->conv_q8[n->out[0]] && sub.code == QDB_ERR_NOMEM)
+            return qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        /* other refusals: that Conv runs in float */
+    }
+    return QDB_OK;
+}
+
+const struct qdb_conv_q8 *qdb_qmodel_conv_q8(const qdb_qmodel *q, const qdb_graph *g, int node)
+{
+    if (node < 0 || node >= g->n_nodes || g->nodes[node].n_out < 1)
+        return NULL;
+    const int v = g->nodes[node].out[0];
+    return v >= 0 && v < q->n_conv_q8 ? q->conv_q8[v] : NULL;
+}
+
+static const struct qdb_conv_q8 *fq_conv_q8(void *user, const qdb_graph *g, int node)
+{
+    return qdb_qmodel_conv_q8(user, g, node);
+}
+
 qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
 {
     if (!q->calibrated)
@@ -280,6 +389,7 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
     qdb_graph_free(q->gq);
     q->g = q->gq = NULL;
     q->quantized = 0;
+    drop_conv_q8(q);
     for (int i = 0; i < q->n_layers; i++) {
         qdb_qlayer *l = &q->layers[i];
         l->snc_applied = 0;
@@ -342,7 +452,7 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e)
     for (int i = 0; i < q->n_layers; i++)
         if ((st = qdb_quantize_layer_weights(q, &q->layers[i], e)) != QDB_OK)
             return st;
-    if ((st = qdb_qmodel_map_values(q, e)) != QDB_OK)
+    if ((st = qdb_qmodel_map_values(q, e)) != QDB_OK || (st = build_conv_q8(q, e)) != QDB_OK)
         return st;
     q->quantized = 1;
     return QDB_OK;
@@ -427,4 +537,5 @@ void qdb_qmodel_eval_opts(qdb_qmodel *q, qdb_eval_opts *o)
     o->hook_inputs = 1;
     o->fuse_skippable = fq_skippable;
     o->fuse_pointwise = fq_pointwise;
+    o->conv_q8 = fq_conv_q8;
 }

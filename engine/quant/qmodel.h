@@ -129,6 +129,9 @@ typedef struct qdb_qmodel {
     int n_relu_rebound;      /* relu_unbound_correction rescalings */
     int n_equalized;         /* activation_channel_equalization rescalings */
     int n_snc;               /* shift-negative corrections */
+    struct qdb_conv_q8 **conv_q8; /* per value of gq: the integer plan of the Conv
+                              * computing it (ops/conv_q8.h), NULL: float */
+    int n_conv_q8;
     int n_act_searched;      /* threshold searches the last quantization ran */
     int n_w_searched;        /* (layers whose inputs had not changed reuse theirs) */
 } qdb_qmodel;
@@ -152,6 +155,11 @@ qdb_status qdb_qmodel_quantize(qdb_qmodel *q, qdb_err *e);
 /* Evaluation options that run the simulated network (q->gq) with its
  * activation quantizers: pass to qdb_eval_run(q->gq, ...). */
 void qdb_qmodel_eval_opts(qdb_qmodel *q, qdb_eval_opts *o);
+
+/* The integer plan of Conv node `node` of g (gq or a part of it that keeps
+ * gq's value numbering), NULL when it runs in float. Valid for runs whose
+ * activations the simulation quantizes (qdb_qmodel_eval_opts' hook). */
+const struct qdb_conv_q8 *qdb_qmodel_conv_q8(const qdb_qmodel *q, const qdb_graph *g, int node);
 
 /* Per-layer error figures against the float network on up to `n` samples of
  * `d` (0 = all). */

@@ -1,0 +1,452 @@
+/* conv_q8.c - Conv on fixed-point operands (conv_q8.h): the plan (kernel
+ * codes packed for the integer kernels), the input image turned into
+ * codes, and the two integer kernels, AVX-512 VNNI and portable C.
+ *
+ * Layout. The input image becomes, per group of four input channels, one
+ * plane of 32-bit words, each the four channels' 8-bit codes at one
+ * position of the zero-padded image (rows of Wp = W + pads positions).
+ * Output position (oy, ox) of a stride-1 Conv reads, at kernel tap
+ * (ky, kx), the word at (oy + ky) * Wp + ox + kx: so the outputs are
+ * computed at every "flat" position p = oy * Wp + ox, ox < Wp, each tap
+ * being the plane shifted by ky * Wp + kx, and the columns ox >= Wout are
+ * dropped. A VNNI instruction then multiplies 16 positions' four codes
+ * by one output channel's four weights and adds the four products to 16
+ * 32-bit sums. The kernel packs, per block of Q8_MR output channels, per
+ * group of four input channels and per tap, the Q8_MR channels' words. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_q8.h"
+#include "window.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define Q8_HAVE_VNNI 1
+#include <immintrin.h>
+#endif
+
+#define Q8_MR 8   /* output channels per kernel block */
+#define Q8_V 16   /* positions per vector */
+#define Q8_NV 3   /* vectors per kernel block */
+#define Q8_TAPS_MAX 64 /* kernels up to 8 x 8 */
+/* A kernel value is on its row's grid when within this many steps of a
+ * code: a quantizer's float rounding is far below, any other value far
+ * above (a float kernel has codes all over the step). */
+#define Q8_ON_GRID 1e-3f
+
+struct qdb_conv_q8 {
+    int64_t m, c, kh, kw;
+    int64_t c4;        /* input channels in groups of four */
+    int64_t mb;        /* blocks of Q8_MR output channels */
+    int32_t *wpack;    /* [mb][c4][kh * kw][Q8_MR]: four codes per word */
+    int32_t *comp;     /* [mb * Q8_MR]: x_offset * the row's sum of codes */
+    float *scale;      /* [mb * Q8_MR]: x_step * w_step[m] */
+    float x_inv_step;
+    int x_offset;
+};
+
+/* A usable step: positive, normal, and so is its reciprocal. */
+static int good_step(float x)
+{
+    return isnormal(x) && x > 0 && isnormal(1.0f / x);
+}
+
+void qdb_conv_q8_free(qdb_conv_q8 *p)
+{
+    if (!p)
+        return;
+    free(p->wpack);
+    free(p->comp);
+    free(p->scale);
+    free(p);
+}
+
+qdb_conv_q8 *qdb_conv_q8_new(const qdb_tensor *w, const float *w_step, float x_step, int x_offset,
+                             qdb_err *e)
+{
+    if (!w || w->dtype != QDB_F32 || w->shape.ndim != 4) {
+        qdb_err_set(e, QDB_ERR_UNSUPPORTED, "integer Conv: the kernel must be 4-D float32");
+        return NULL;
+    }
+    if (!good_step(x_step) || x_offset < 0 || x_offset > 255) {
+        qdb_err_set(e, QDB_ERR_UNSUPPORTED, "integer Conv: X's grid is not one of 8-bit codes");
+        return NULL;
+    }
+    const int64_t m = w->shape.d[0], c = w->shape.d[1], kh = w->shape.d[2], kw = w->shape.d[3];
+    const int64_t taps = kh * kw, c4 = (c + 3) / 4, mb = (m + Q8_MR - 1) / Q8_MR;
+    /* |sum| <= K * 255 * 128 must fit in int32 */
+    if (m < 1 || c < 1 || taps < 1 || taps > Q8_TAPS_MAX || c4 * 4 * taps > 65000) {
+        qdb_err_set(e, QDB_ERR_UNSUPPORTED, "integer Conv: a kernel over 8 x 8 or a reduction too long "
+                                            "for 32-bit sums");
+        return NULL;
+    }
+    qdb_conv_q8 *p = calloc(1, sizeof *p);
+    if (!p) {
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    p->m = m;
+    p->c = c;
+    p->kh = kh;
+    p->kw = kw;
+    p->c4 = c4;
+    p->mb = mb;
+    p->x_inv_step = 1.0f / x_step;
+    p->x_offset = x_offset;
+    p->wpack = calloc((size_t)(mb * c4 * taps * Q8_MR), sizeof *p->wpack);
+    p->comp = calloc((size_t)(mb * Q8_MR), sizeof *p->comp);
+    p->scale = calloc((size_t)(mb * Q8_MR), sizeof *p->scale);
+    if (!p->wpack || !p->comp || !p->scale) {
+        qdb_conv_q8_free(p);
+        qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (int64_t o = 0; o < m; o++) {
+        const float step = w_step[o];
+        const float sc = step * x_step;
+        if (!good_step(step) || !good_step(sc)) {
+            qdb_conv_q8_free(p);
+            qdb_err_set(e, QDB_ERR_UNSUPPORTED,
+                        "integer Conv: the step of output channel %lld is out of range",
+                        (long long)o);
+            return NULL;
+        }
+        const float inv = 1.0f / step;
+        int64_t sum = 0;
+        for (int64_t ci = 0; ci < c; ci++)
+            for (int64_t t = 0; t < taps; t++) {
+                const float v = w->data.f[(o * c + ci) * taps + t];
+                const float k = nearbyintf(v * inv);
+                if (!(k >= -128.0f && k <= 127.0f) || !(fabsf(v * inv - k) <= Q8_ON_GRID)) {
+                    qdb_conv_q8_free(p);
+                    qdb_err_set(e, QDB_ERR_UNSUPPORTED,
+                                "integer Conv: kernel value %g of output channel %lld is not an "
+                                "8-bit multiple of its step %g",
+                                (double)v, (long long)o, (double)step);
+                    return NULL;
+                }
+                const int code = (int)k;
+                sum += code;
+                uint8_t *word = (uint8_t *)&p->wpack[(((o / Q8_MR) * c4 + ci / 4) * taps + t) * Q8_MR +
+                                                     o % Q8_MR];
+                word[ci % 4] = (uint8_t)(int8_t)code;
+            }
+        p->comp[o] = (int32_t)(sum * x_offset);
+        p->scale[o] = sc;
+    }
+    return p;
+}
+
+int qdb_conv_q8_fits(const qdb_conv_q8 *p, const qdb_window *w, int64_t c_in, int64_t c_out,
+                     int64_t group)
+{
+    if (!p || group != 1 || c_in != p->c || c_out != p->m)
+        return 0;
+    for (int d = 0; d < QDB_WIN_DIMS - 2; d++)
+        if (w->k[d] != 1 || w->in[d] != 1 || w->out[d] != 1 || w->pad[d] || w->pad_end[d])
+            return 0;
+    const int h = QDB_WIN_DIMS - 2, x = QDB_WIN_DIMS - 1;
+    const int64_t k[2] = {p->kh, p->kw};
+    for (int i = 0; i < 2; i++) {
+        const int d = h + i;
+        if (w->k[d] != k[i] || w->stride[d] != 1 || w->dil[d] != 1 || w->pad[d] < 0 ||
+            w->pad_end[d] < 0 || w->out[d] != w->in[d] + w->pad[d] + w->pad_end[d] - k[i] + 1 ||
+            w->out[d] < 1)
+            return 0;
+    }
+    (void)x;
+    return 1;
+}
+
+/* The flat geometry of one image. */
+typedef struct q8_geo {
+    int64_t h, w, pt, pl, wp, hout, wout;
+    int64_t nvec;      /* vectors of flat positions: ceil(hout * wp / Q8_V) */
+    int64_t plane;     /* words per plane of codes, reads past the end included */
+} q8_geo;
+
+static int geo_of(const qdb_conv_q8 *p, const qdb_window *win, q8_geo *g)
+{
+    const int h = QDB_WIN_DIMS - 2, x = QDB_WIN_DIMS - 1;
+    g->h = win->in[h];
+    g->w = win->in[x];
+    g->pt = win->pad[h];
+    g->pl = win->pad[x];
+    g->wp = g->w + g->pl + win->pad_end[x];
+    g->hout = win->out[h];
+    g->wout = win->out[x];
+    if (g->wp > ((int64_t)1 << 24) || g->hout > ((int64_t)1 << 24))
+        return -1;
+    g->nvec = (g->hout * g->wp + Q8_V - 1) / Q8_V;
+    /* the last vector's last tap reads up to nvec * V - 1 + (kh - 1) * wp + kw - 1 */
+    int64_t need = g->nvec * Q8_V + (p->kh - 1) * g->wp + p->kw;
+    g->plane = (need + Q8_V - 1) / Q8_V * Q8_V;
+    return 0;
+}
+
+size_t qdb_conv_q8_scratch(const qdb_conv_q8 *p, const qdb_window *w)
+{
+    q8_geo g;
+    if (geo_of(p, w, &g))
+        return 0;
+    /* codes, flat outputs, a row of zeros, per vector an int64 and a uint16 */
+    uint64_t n = (uint64_t)p->c4 * (uint64_t)g.plane + (uint64_t)Q8_MR * (uint64_t)g.nvec * Q8_V +
+                 (uint64_t)g.w + 1 + 3 * (uint64_t)g.nvec;
+    if (n > QDB_TENSOR_MAX_BYTES / sizeof(float))
+        return 0;
+    return (size_t)n;
+}
+
+/* The code of value v: rounded, clamped to [0, 255] (NaN: 0). */
+static QDB_INLINE uint32_t code_of(float v, float inv, float off)
+{
+    float u = v * inv + off + 0.5f;
+    u = u >= 0.0f ? u : 0.0f; /* NaN too */
+    u = u <= 255.0f ? u : 255.0f;
+    return (uint32_t)(int32_t)u;
+}
+
+/* One row of n positions of four channels (rows r[0..3]) into words. */
+QDB_MULTIVERSION static void pack_row4(const float *r0, const float *r1, const float *r2,
+                                       const float *r3, int64_t n, float inv, float off,
+                                       uint32_t *dst)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = code_of(r0[i], inv, off) | code_of(r1[i], inv, off) << 8 |
+                 code_of(r2[i], inv, off) << 16 | code_of(r3[i], inv, off) << 24;
+}
+
+#ifdef Q8_HAVE_VNNI
+/* pack_row4 (same codes) with AVX-512 */
+__attribute__((target("avx512f"))) static void pack_row4_avx512(const float *r0, const float *r1,
+                                                                const float *r2, const float *r3,
+                                                                int64_t n, float inv, float off,
+                                                                uint32_t *dst)
+{
+    const float *r[4] = {r0, r1, r2, r3};
+    const __m512 vinv = _mm512_set1_ps(inv), voff = _mm512_set1_ps(off),
+                 half = _mm512_set1_ps(0.5f), lo = _mm512_setzero_ps(),
+                 hi = _mm512_set1_ps(255.0f);
+    for (int64_t i = 0; i < n; i += Q8_V) {
+        const __mmask16 m = n - i >= Q8_V ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i word = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            __m512 u = _mm512_maskz_loadu_ps(m, r[j] + i);
+            u = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(u, vinv), voff), half);
+            u = _mm512_min_ps(_mm512_max_ps(u, lo), hi); /* max(NaN, 0) is 0 */
+            word = _mm512_or_si512(word, _mm512_slli_epi32(_mm512_cvttps_epi32(u), 8 * j));
+        }
+        _mm512_mask_storeu_epi32(dst + i, m, word);
+    }
+}
+#endif
+
+/* Codes of image x, one plane of words per four channels; the padding
+ * and channels past C hold the code of 0 (`zeros`: a row of 0s). */
+static void pack_input(const qdb_conv_q8 *p, const q8_geo *g, const float *x, uint32_t *codes,
+                       const float *zeros)
+{
+    const float inv = p->x_inv_step, off = (float)p->x_offset;
+    memset(codes, p->x_offset, (size_t)(p->c4 * g->plane) * 4);
+    for (int64_t c4 = 0; c4 < p->c4; c4++) {
+        const int64_t c0 = c4 * 4;
+        for (int64_t y = 0; y < g->h; y++) {
+            uint32_t *dst = codes + c4 * g->plane + (y + g->pt) * g->wp + g->pl;
+            const float *src = x + (c0 * g->h + y) * g->w;
+            const int64_t cs = g->h * g->w;
+            const float *r[4];
+            for (int64_t j = 0; j < 4; j++) /* a last, partial group reads zeros */
+                r[j] = c0 + j < p->c ? src + j * cs : zeros;
+#ifdef Q8_HAVE_VNNI
+            if (qdb_conv_q8_isa()) {
+                pack_row4_avx512(r[0], r[1], r[2], r[3], g->w, inv, off, dst);
+                continue;
+            }
+#endif
+            pack_row4(r[0], r[1], r[2], r[3], g->w, inv, off, dst);
+        }
+    }
+}
+
+/* The arguments of one block of Q8_MR output channels. */
+typedef struct q8_block {
+    const int32_t *x;      /* codes, c4 planes */
+    int64_t plane;
+    int64_t c4;
+    int taps;
+    const int64_t *toff;   /* per tap: ky * wp + kx */
+    const int32_t *w;      /* the block's packed words */
+    const int32_t *comp;   /* the block's Q8_MR entries */
+    const float *scale;
+    const float *bias;     /* the block's Q8_MR entries, or NULL */
+    float *y;              /* portable: [Q8_MR][ystride] flat outputs */
+    int64_t ystride;
+    float *out;            /* VNNI: the block's first output plane */
+    int64_t oplane;        /* floats per output plane */
+    int rows;              /* output channels in the block */
+    const uint16_t *keep;  /* per vector: its positions with ox < Wout */
+    const int64_t *at;     /* per vector: where they go in an output plane */
+} q8_block;
+
+/* Portable kernel: vectors [v0, v0 + nv) of the block. */
+static void block_c(const q8_block *b, int64_t v0, int64_t nv)
+{
+    for (int64_t v = 0; v < nv; v++) {
+        const int64_t p0 = (v0 + v) * Q8_V;
+        int32_t acc[Q8_MR][Q8_V];
+        memset(acc, 0, sizeof acc);
+        for (int64_t c = 0; c < b->c4; c++)
+            for (int t = 0; t < b->taps; t++) {
+                const uint8_t *xp = (const uint8_t *)(b->x + c * b->plane + b->toff[t] + p0);
+                const int8_t *wp = (const int8_t *)(b->w + (c * b->taps + t) * Q8_MR);
+                for (int r = 0; r < Q8_MR; r++) {
+                    const int32_t w0 = wp[4 * r], w1 = wp[4 * r + 1], w2 = wp[4 * r + 2],
+                                  w3 = wp[4 * r + 3];
+                    for (int j = 0; j < Q8_V; j++)
+                        acc[r][j] += xp[4 * j] * w0 + xp[4 * j + 1] * w1 + xp[4 * j + 2] * w2 +
+                                     xp[4 * j + 3] * w3;
+                }
+            }
+        for (int r = 0; r < Q8_MR; r++) {
+            const float bias = b->bias[r];
+            float *y = b->y + r * b->ystride + p0;
+            for (int j = 0; j < Q8_V; j++) {
+                float s = (float)(acc[r][j] - b->comp[r]) * b->scale[r];
+                y[j] = s + bias;
+            }
+        }
+    }
+}
+
+#ifdef Q8_HAVE_VNNI
+/* VNNI kernel: NV vectors from v0, Q8_MR x NV sums held in registers. */
+#define Q8_BLOCK_VNNI(NV)                                                                        \
+    __attribute__((target("avx512f,avx512vnni"))) static void block_vnni##NV(const q8_block *b,   \
+                                                                              int64_t v0)          \
+    {                                                                                            \
+        const int64_t p0 = v0 * Q8_V;                                                            \
+        __m512i acc[Q8_MR][NV];                                                                  \
+        _Pragma("GCC unroll 8") for (int r = 0; r < Q8_MR; r++)                                  \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) acc[r][j] =                     \
+            _mm512_setzero_si512();                                                              \
+        const int32_t *w = b->w;                                                                 \
+        for (int64_t c = 0; c < b->c4; c++) {                                                    \
+            const int32_t *xc = b->x + c * b->plane + p0;                                        \
+            for (int t = 0; t < b->taps; t++, w += Q8_MR) {                                      \
+                const int32_t *xp = xc + b->toff[t];                                             \
+                __m512i xv[NV];                                                                  \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) xv[j] =                     \
+                    _mm512_loadu_si512((const void *)(xp + j * Q8_V));                           \
+                _Pragma("GCC unroll 8") for (int r = 0; r < Q8_MR; r++)                          \
+                {                                                                                \
+                    const __m512i wv = _mm512_set1_epi32(w[r]);                                  \
+                    _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) acc[r][j] =             \
+                        _mm512_dpbusd_epi32(acc[r][j], xv[j], wv);                               \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+        _Pragma("GCC unroll 8") for (int r = 0; r < Q8_MR; r++)                                  \
+        {                                                                                        \
+            if (r >= b->rows)                                                                    \
+                break;                                                                           \
+            const __m512i comp = _mm512_set1_epi32(b->comp[r]);                                  \
+            const __m512 sc = _mm512_set1_ps(b->scale[r]);                                       \
+            const __m512 bias = _mm512_set1_ps(b->bias[r]);                                      \
+            float *y = b->out + r * b->oplane;                                                   \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)                                 \
+            {                                                                                    \
+                __m512 s = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][j], comp));                \
+                s = _mm512_mul_ps(s, sc);                                                        \
+                /* the positions kept, packed together: the output row */                        \
+                _mm512_mask_compressstoreu_ps(y + b->at[v0 + j], b->keep[v0 + j],                 \
+                                              _mm512_add_ps(s, bias));                           \
+            }                                                                                    \
+        }                                                                                        \
+    }
+Q8_BLOCK_VNNI(3)
+Q8_BLOCK_VNNI(1)
+
+#endif
+
+/* rows of n floats, src rows `sstride` apart, into consecutive rows */
+QDB_MULTIVERSION static void copy_rows(const float *src, int64_t sstride, int64_t rows, int64_t n,
+                                       float *dst)
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < n; i++)
+            dst[r * n + i] = src[r * sstride + i];
+}
+
+static int isa_forced_portable = -1;
+
+int qdb_conv_q8_isa(void)
+{
+#ifdef Q8_HAVE_VNNI
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+    }
+    return isa_forced_portable == 1 ? 0 : have;
+#else
+    return 0;
+#endif
+}
+
+void qdb_conv_q8_force_portable(int force_portable)
+{
+    isa_forced_portable = force_portable;
+}
+
+void qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float *x,
+                       const float *bias, float *y, float *scratch)
+{
+    q8_geo g;
+    if (geo_of(p, win, &g))
+        return; /* qdb_conv_q8_scratch refused this geometry */
+    int32_t *codes = (int32_t *)(void *)scratch;
+    float *flat = scratch + p->c4 * g.plane;
+    const int64_t stride = g.nvec * Q8_V, taps = p->kh * p->kw, oplane = g.hout * g.wout;
+    float *zeros = flat + Q8_MR * stride;
+    int64_t *at = (int64_t *)(void *)(zeros + g.w);
+    uint16_t *keep = (uint16_t *)(at + g.nvec);
+    int64_t to[Q8_TAPS_MAX];
+    for (int64_t ky = 0; ky < p->kh; ky++)
+        for (int64_t kx = 0; kx < p->kw; kx++)
+            to[ky * p->kw + kx] = ky * g.wp + kx;
+    memset(zeros, 0, (size_t)g.w * sizeof *zeros);
+    pack_input(p, &g, x, (uint32_t *)codes, zeros);
+    const int vnni = qdb_conv_q8_isa();
+    if (vnni) /* flat position f = oy * wp + ox goes to oy * wout + ox when ox < wout */
+        for (int64_t v = 0; v < g.nvec; v++) {
+            const int64_t f0 = v * Q8_V, oy = f0 / g.wp, ox = f0 % g.wp;
+            at[v] = oy * g.wout + (ox < g.wout ? ox : g.wout);
+            keep[v] = 0;
+            for (int i = 0; i < Q8_V; i++)
+                if ((f0 + i) % g.wp < g.wout && f0 + i < g.hout * g.wp)
+                    keep[v] |= (uint16_t)(1u << i);
+        }
+    for (int64_t mb = 0; mb < p->mb; mb++) {
+        const int64_t m0 = mb * Q8_MR, rows = p->m - m0 < Q8_MR ? p->m - m0 : Q8_MR;
+        float bb[Q8_MR];
+        for (int r = 0; r < Q8_MR; r++)
+            bb[r] = bias && r < rows ? bias[m0 + r] : 0.0f;
+        q8_block b = {codes, g.plane, p->c4, (int)taps, to,
+                      p->wpack + mb * p->c4 * taps * Q8_MR, p->comp + m0, p->scale + m0,
+                      bb, flat, stride, y + m0 * oplane, oplane, (int)rows, keep, at};
+        if (vnni) {
+#ifdef Q8_HAVE_VNNI
+            int64_t v = 0;
+            for (; v + Q8_NV <= g.nvec; v += Q8_NV)
+                block_vnni3(&b, v);
+            for (; v < g.nvec; v++)
+                block_vnni1(&b, v);
+#endif
+            continue;
+        }
+        block_c(&b, 0, g.nvec);
+        for (int64_t r = 0; r < rows; r++) /* drop the columns past Wout */
+            copy_rows(flat + r * stride, g.wp, g.hout, g.wout, y + (m0 + r) * oplane);
+    }
+}
