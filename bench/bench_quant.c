@@ -80,6 +80,8 @@ int main(int argc, char **argv)
     qdb_qmodel *q = NULL;
     qdb_dataset *dc = NULL, *de = NULL;
     qdb_eval_result fr = {0}, qr = {0};
+    double *t_every = NULL; /* per layer: a single-layer edit's time */
+    int n_every = 0;
     int rc = 1;
     if (qdb_profile_load(model, &p, &e) != QDB_OK || !p.calib || !p.eval) {
         fprintf(stderr, "bench_quant: %s: %s\n", model, e.msg[0] ? e.msg : "no datasets in profile");
@@ -142,9 +144,14 @@ int main(int argc, char **argv)
         edit_at[0] = 1;
         edit_at[1] = own / 2;
         edit_at[2] = own - 1;
-        for (int k = 2; k >= 0; k--) {
+        /* every layer in turn, last first; the three above are reported
+         * on their own */
+        if (!(t_every = calloc((size_t)own + 1, sizeof *t_every)))
+            goto fail;
+        n_every = own;
+        for (int at = own - 1; at >= 0; at--) {
             char text[64];
-            snprintf(text, sizeof text, "index=%d : act_bits=4", edit_at[k]);
+            snprintf(text, sizeof text, "index=%d : act_bits=4", at);
             qdb_ruleset *rs = qdb_ruleset_new();
             t1 = now_s();
             if (!rs || qdb_ruleset_add_text(rs, text, &e) || qdb_ruleset_apply(rs, q, NULL, &e) ||
@@ -152,8 +159,12 @@ int main(int argc, char **argv)
                 qdb_ruleset_free(rs);
                 goto fail;
             }
-            t_edit[k] = now_s() - t1;
-            qdb_eval_cache_stats(cache, &edit_start[k], &n_nodes, NULL);
+            t_every[at] = now_s() - t1;
+            for (int k = 0; k < 3; k++)
+                if (edit_at[k] == at) {
+                    t_edit[k] = t_every[at];
+                    qdb_eval_cache_stats(cache, &edit_start[k], &n_nodes, NULL);
+                }
             qdb_eval_result_free(&r);
             /* back to no rules for the next edit */
             if (qdb_ruleset_apply(none, q, NULL, &e) || qdb_qmodel_quantize(q, &e) ||
@@ -174,18 +185,23 @@ int main(int argc, char **argv)
            "\"source_images_per_s\":%.1f,\"float_images_per_s\":%.1f,\"quant_images_per_s\":%.1f,"
            "\"sim_overhead\":%.3f,\"overhead_vs_source\":%.3f,\"threads\":%d,"
            "\"scratch_ms\":%.1f,\"edit_first_ms\":%.1f,\"edit_mid_ms\":%.1f,\"edit_last_ms\":%.1f,"
-           "\"edit_layers\":[%d,%d,%d],\"edit_start_nodes\":[%d,%d,%d],\"nodes\":%d}\n",
+           "\"edit_layers\":[%d,%d,%d],\"edit_start_nodes\":[%d,%d,%d],\"nodes\":%d,"
+           "\"edit_every_ms\":[",
            model, n_layers, (long long)q->calib_samples, (double)q->calib_samples / t_cal,
            1e3 * t_quant, QDB_EM_COUNT, (long long)fr.n, (double)fr.n / best_src,
            (double)fr.n / best_f, (double)qr.n / best_q, best_q / best_f - 1.0,
            best_q / best_src - 1.0, qdb_kernels_threads(), 1e3 * t_scratch, 1e3 * t_edit[0],
            1e3 * t_edit[1], 1e3 * t_edit[2], edit_at[0], edit_at[1], edit_at[2], edit_start[0],
            edit_start[1], edit_start[2], n_nodes);
+    for (int k = 0; k < n_every; k++)
+        printf("%s%.1f", k ? "," : "", 1e3 * t_every[k]);
+    printf("]}\n");
     rc = 0;
     goto out;
 fail:
     fprintf(stderr, "bench_quant: %s\n", e.msg);
 out:
+    free(t_every);
     qdb_eval_result_free(&fr);
     qdb_eval_result_free(&qr);
     qdb_dataset_free(dc);

@@ -190,9 +190,9 @@ size_t qdb_conv_q8_scratch(const qdb_conv_q8 *p, const qdb_window *w)
     q8_geo g;
     if (geo_of(p, w, &g))
         return 0;
-    /* codes, flat outputs, a row of zeros, per vector an int64 and a uint16 */
+    /* codes, flat outputs, a plane of zeros, per vector an int64 and a uint16 */
     uint64_t n = (uint64_t)p->c4 * (uint64_t)g.plane + (uint64_t)Q8_MR * (uint64_t)g.nvec * Q8_V +
-                 (uint64_t)g.w + 1 + 3 * (uint64_t)g.nvec;
+                 (uint64_t)(g.h * g.w) + 1 + 3 * (uint64_t)g.nvec;
     if (n > QDB_TENSOR_MAX_BYTES / sizeof(float))
         return 0;
     return (size_t)n;
@@ -243,28 +243,37 @@ __attribute__((target("avx512f"))) static void pack_row4_avx512(const float *r0,
 #endif
 
 /* Codes of image x, one plane of words per four channels; the padding
- * and channels past C hold the code of 0 (`zeros`: a row of 0s). */
+ * and channels past C hold the code of 0 (`zeros`: a plane of 0s). */
 static void pack_input(const qdb_conv_q8 *p, const q8_geo *g, const float *x, uint32_t *codes,
                        const float *zeros)
 {
     const float inv = p->x_inv_step, off = (float)p->x_offset;
-    memset(codes, p->x_offset, (size_t)(p->c4 * g->plane) * 4);
+    /* without left and right pads the rows follow one another in both */
+    const int whole = g->wp == g->w;
+    const int64_t rows = whole ? 1 : g->h, len = whole ? g->h * g->w : g->w, cs = g->h * g->w;
     for (int64_t c4 = 0; c4 < p->c4; c4++) {
         const int64_t c0 = c4 * 4;
-        for (int64_t y = 0; y < g->h; y++) {
-            uint32_t *dst = codes + c4 * g->plane + (y + g->pt) * g->wp + g->pl;
+        uint32_t *plane = codes + c4 * g->plane;
+        if (whole) { /* only the pads and the tail read past the end */
+            const int64_t end = (g->pt + g->h) * g->wp;
+            memset(plane, p->x_offset, (size_t)(g->pt * g->wp) * 4);
+            memset(plane + end, p->x_offset, (size_t)(g->plane - end) * 4);
+        } else {
+            memset(plane, p->x_offset, (size_t)g->plane * 4);
+        }
+        for (int64_t y = 0; y < rows; y++) {
+            uint32_t *dst = plane + (y + g->pt) * g->wp + g->pl;
             const float *src = x + (c0 * g->h + y) * g->w;
-            const int64_t cs = g->h * g->w;
             const float *r[4];
             for (int64_t j = 0; j < 4; j++) /* a last, partial group reads zeros */
                 r[j] = c0 + j < p->c ? src + j * cs : zeros;
 #ifdef Q8_HAVE_VNNI
             if (qdb_conv_q8_isa()) {
-                pack_row4_avx512(r[0], r[1], r[2], r[3], g->w, inv, off, dst);
+                pack_row4_avx512(r[0], r[1], r[2], r[3], len, inv, off, dst);
                 continue;
             }
 #endif
-            pack_row4(r[0], r[1], r[2], r[3], g->w, inv, off, dst);
+            pack_row4(r[0], r[1], r[2], r[3], len, inv, off, dst);
         }
     }
 }
@@ -409,13 +418,15 @@ void qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float 
     float *flat = scratch + p->c4 * g.plane;
     const int64_t stride = g.nvec * Q8_V, taps = p->kh * p->kw, oplane = g.hout * g.wout;
     float *zeros = flat + Q8_MR * stride;
-    int64_t *at = (int64_t *)(void *)(zeros + g.w);
+    const size_t at_off = ((size_t)(zeros - scratch) + (size_t)(g.h * g.w) + 1) & ~(size_t)1;
+    int64_t *at = (int64_t *)(void *)(scratch + at_off); /* 8-byte aligned */
     uint16_t *keep = (uint16_t *)(at + g.nvec);
     int64_t to[Q8_TAPS_MAX];
     for (int64_t ky = 0; ky < p->kh; ky++)
         for (int64_t kx = 0; kx < p->kw; kx++)
             to[ky * p->kw + kx] = ky * g.wp + kx;
-    memset(zeros, 0, (size_t)g.w * sizeof *zeros);
+    if (p->c % 4)
+        memset(zeros, 0, (size_t)(g.h * g.w) * sizeof *zeros);
     pack_input(p, &g, x, (uint32_t *)codes, zeros);
     const int vnni = qdb_conv_q8_isa();
     if (vnni) /* flat position f = oy * wp + ox goes to oy * wout + ox when ox < wout */
