@@ -316,17 +316,26 @@ static qdb_status cmd_rules(qdb_session *s, const char *args, qdb_session_progre
         out(r, "no rules\n");
         return QDB_OK;
     }
+    /* the figures line up after the longest rule (up to 72 columns) */
+    int width = 24;
     for (int i = 0; i < s->rs->n; i++) {
         char *t = qdb_rule_format(s->rs->rules[i]);
-        int figures = i < s->n_rules && s->matches;
-        out(r, "%2d %s %-48s", i + 1, s->rs->rules[i]->enabled ? "on " : "off", t ? t : "?");
+        int len = t ? (int)strlen(t) : 1;
+        if (len > width)
+            width = len < 72 ? len : 72;
+        free(t);
+    }
+    for (int i = 0; i < s->rs->n; i++) {
+        char *t = qdb_rule_format(s->rs->rules[i]);
+        int on = s->rs->rules[i]->enabled, figures = on && i < s->n_rules && s->matches;
+        out(r, "%2d %s %-*s", i + 1, on ? "on " : "off", width, t ? t : "?");
         if (figures && !isnan(s->contrib[i]))
             out(r, " %3d layer%s %+6.2f\n", s->matches[i], s->matches[i] == 1 ? " " : "s",
                 100.0 * s->contrib[i]);
         else if (figures)
             out(r, " %3d layer%s\n", s->matches[i], s->matches[i] == 1 ? "" : "s");
         else
-            out(r, "\n");
+            out(r, on ? "\n" : "   (disabled)\n");
         free(t);
     }
     return QDB_OK;
@@ -966,6 +975,21 @@ static const handler handlers[QDB_CMD_COUNT] = {
 #undef QDB_CMD_HANDLER
 };
 
+/* The history label of a re-quantization the command causes: the command
+ * as typed, shortened to fit (at a character boundary, with "..."). */
+static void set_label(qdb_session *s, const char *name, const char *args)
+{
+    char *l = s->requant_label;
+    const size_t cap = sizeof s->requant_label;
+    int n = snprintf(l, cap, "%s%s%s", name, *args ? " " : "", args);
+    if (n >= 0 && (size_t)n >= cap) {
+        size_t end = cap - 4;
+        while (end > 0 && ((unsigned char)l[end] & 0xC0) == 0x80)
+            end--;
+        memcpy(l + end, "...", 4);
+    }
+}
+
 qdb_status qdb_cmd_run(qdb_session *s, const char *line, qdb_session_progress progress,
                        void *user, qdb_cmd_result *r, qdb_err *e)
 {
@@ -993,8 +1017,11 @@ qdb_status qdb_cmd_run(qdb_session *s, const char *line, qdb_session_progress pr
     if (id != QDB_CMD_help && id != QDB_CMD_quit && id != QDB_CMD_match && id != QDB_CMD_layers &&
         id != QDB_CMD_layer && id != QDB_CMD_rules)
         st = need_ready(s, e);
-    if (st == QDB_OK)
+    if (st == QDB_OK) {
+        set_label(s, cmd_table[id].name, a);
         st = handlers[id](s, a, progress, user, r, e);
+        s->requant_label[0] = '\0';
+    }
     free(a);
     /* errors name the command they come from */
     const char *name = cmd_table[id].name;

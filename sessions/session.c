@@ -150,7 +150,9 @@ qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, vo
     int quiet = (s->resumed && !s->ready) || s->quiet_requant;
     s->quiet_requant = 0;
     if (!quiet &&
-        (st = qdb_history_add(&s->hist, s->ready ? "requant" : "start", s->rs, -1, re.current,
+        (st = qdb_history_add(&s->hist,
+                              !s->ready ? "start" : s->requant_label[0] ? s->requant_label : "requant",
+                              s->rs, -1, re.current,
                               s->float_score, e)) != QDB_OK) {
         free(matches);
         free(contrib);

@@ -74,6 +74,8 @@ typedef struct qdb_session {
     int calibrations;         /* calibration runs (resuming with statistics: none) */
     int quiet_requant;        /* the next re-quantization adds no history entry
                                * (it repeats a loaded history's last) */
+    char requant_label[64];   /* its history entry's label: the command that
+                               * caused it ("": "requant") */
     qdb_session_ui ui;        /* the front end's state, saved with the session
                                * (the TUI keeps it up to date) */
 } qdb_session;

@@ -165,8 +165,9 @@ int view_build(view *v, const qdb_session *s)
     for (int i = 0; i < v->n_hist; i++) {
         const qdb_history_entry *h = &s->hist.e[i];
         char buf[512];
-        int k = snprintf(buf, sizeof buf, "#%-3d %-16s %6.2f %%  %+6.2f vs float  rules:", i + 1,
-                         h->label, 100.0 * h->score, 100.0 * (h->score - h->float_score));
+        /* the figures first, in line; then what caused it (the command) */
+        int k = snprintf(buf, sizeof buf, "#%-3d %6.2f %%  %+6.2f vs float  %s  rules:", i + 1,
+                         100.0 * h->score, 100.0 * (h->score - h->float_score), h->label);
         for (int r = 0; r < h->n_rules && k > 0 && (size_t)k < sizeof buf; r++)
             k += snprintf(buf + k, sizeof buf - (size_t)k, " [%s]", h->rules[r]);
         if (!h->n_rules && (size_t)k < sizeof buf)

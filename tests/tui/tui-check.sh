@@ -143,7 +143,7 @@ tmux new-session -d -s "$S" -x 120 -y 40 "$QDB --session $WORK/inv.json; echo QD
 check "the session resumes with its rules" "rules 3" 60
 check "and its accuracy" "quant 91.55% (-0.08)" 60
 check "and its sort" "sort: SQNR" 5
-check "and its history" "#4   requant" 5
+check "and its history" "-0.08 vs float  keep" 5
 # a change after resuming: quit asks first
 at_prompt 'disable 3'
 check "a change after resuming" "3 [ ] name=" 60
