@@ -120,8 +120,8 @@ static void print_table(const qdb_qmodel *q)
 {
     int worst[WORST_MARKED];
     worst_layers(q, worst, WORST_MARKED);
-    printf("\n  %3s  %-36s %-16s %4s %-14s %4s %-10s %7s %7s %7s  %s\n", "#", "layer", "op",
-           "act", "threshold", "w", "error", "SQNR", "own", "clip %", "rules");
+    printf("\n  %3s  %-36s %-17s %4s %-14s %4s %-10s %7s %7s %7s  %s\n", "#", "layer", "op",
+           "act", "threshold", "w", "error", "own", "acc", "clip %", "rules");
     int pos = 0;
     for (int i = 0; i < q->n_layers; i++) {
         const qdb_qlayer *l = &q->layers[i];
@@ -154,13 +154,14 @@ static void print_table(const qdb_qmodel *q)
             snprintf(nb, sizeof nb, "...%s", name + len - 33);
         else
             snprintf(nb, sizeof nb, "%s", name);
-        printf("%c %3s  %-36s %-16.16s %4s %-14s %4s %-10s %7s %7s %7s  %s\n",
+        printf("%c %3s  %-36s %-17.17s %4s %-14s %4s %-10s %7s %7s %7s  %s\n",
                is_worst(worst, WORST_MARKED, i) ? '!' : ' ', idx, nb, l->op, bits, thr, wb,
-               l->act_active ? qdb_error_method_name(l->act.error_method) : "-", s1, s2, clip, rl);
+               l->act_active ? qdb_error_method_name(l->act.error_method) : "-", s2, s1, clip, rl);
     }
-    printf("\n  SQNR: accumulated (whole quantized network up to the layer), own (float input),\n"
-           "  in dB on the representative set; '!' marks the %d layers with the lowest own SQNR;\n"
-           "  rules: the rules that set something on the layer.\n",
+    printf("\n  SQNR in dB on the representative set: own (the layer alone, float input) and acc\n"
+           "  (accumulated: the whole quantized network up to the layer); '!' marks the %d layers\n"
+           "  with the lowest own SQNR, as the TUI does; rules: the rules that set something on\n"
+           "  the layer.\n",
            WORST_MARKED);
 }
 

@@ -142,7 +142,7 @@ int cmd_sensitivity(int argc, char **argv)
     printf("float      %.2f %%\n", 100.0 * r.float_s.score);
     printf("quantized  %.2f %%   delta %+.2f points (every layer as configured)\n",
            100.0 * r.quant.score, 100.0 * (r.quant.score - r.float_s.score));
-    printf("\n  %4s  %3s  %-36s %-16s %12s %8s %12s %9s\n", "rank", "#", "layer", "op",
+    printf("\n  %4s  %3s  %-36s %-17s %12s %8s %12s %9s\n", "rank", "#", "layer", "op",
            "only: score", "SQNR", "all but: sc.", "regained");
     for (int i = 0; i < r.n && (!top || i < top); i++) {
         const qdb_sens_layer *l = &r.layers[order[i]];
@@ -157,7 +157,7 @@ int cmd_sensitivity(int argc, char **argv)
         else
             snprintf(nb, sizeof nb, "%s", name);
         fmt_db(d1, sizeof d1, l->only.sqnr_db);
-        printf("  %4d  %3d  %-36s %-16.16s %10.2f %% %8s %10.2f %% %+9.2f\n", i + 1, l->index, nb,
+        printf("  %4d  %3d  %-36s %-17.17s %10.2f %% %8s %10.2f %% %+9.2f\n", i + 1, l->index, nb,
                ql->op, 100.0 * l->only.score, d1, 100.0 * l->all_but.score,
                100.0 * (l->all_but.score - r.quant.score));
     }

@@ -298,7 +298,7 @@ static void test_view_unprepared(void **state)
 /* Five layers:
  *   0 "b"       Conv       sqnr 20
  *   1 "a"       Relu       sqnr 10
- *   2 "c/x"     Add        no figures (sqnr_acc -100 must be ignored)
+ *   2 "c/x"     Add        no figures (sqnr_own -100 must be ignored)
  *   3 "a/conv"  Gemm       sqnr 10 (ties with 1)
  *   4 "d"       Conv+Relu  sqnr 2, not quantized */
 typedef struct {
@@ -319,7 +319,7 @@ static void hand_init(hand *h, tui_state *t)
         strcpy(h->op[i], ops[i]);
         h->l[i].name = h->name[i];
         h->l[i].op = h->op[i];
-        h->l[i].sqnr_acc = sq[i];
+        h->l[i].sqnr_own = sq[i];
         h->l[i].metrics = metrics[i];
         h->l[i].act_active = active[i];
     }
@@ -377,12 +377,12 @@ static void test_reorder(void **state)
 
     /* NaN counts as no figures (last, by index); +inf (exact) comes after
      * every finite SQNR but before layers without figures */
-    h.l[1].sqnr_acc = NAN;
-    h.l[3].sqnr_acc = INFINITY;
+    h.l[1].sqnr_own = NAN;
+    h.l[3].sqnr_own = INFINITY;
     tui_reorder(&t);
     assert_order(&t, 5, (const int[]){4, 0, 3, 1, 2});
-    h.l[1].sqnr_acc = 10;
-    h.l[3].sqnr_acc = 10;
+    h.l[1].sqnr_own = 10;
+    h.l[3].sqnr_own = 10;
     tui_reorder(&t);
     assert_order(&t, 5, (const int[]){4, 1, 3, 0, 2});
 
@@ -475,9 +475,9 @@ static void test_worst_sqnr(void **state)
     /* 4 quantized: 2, 10, 10, 20 -> 10 */
     h.l[4].act_active = 1;
     assert_true(tui_worst_sqnr(&t.v) == 10);
-    h.l[1].sqnr_acc = 30; /* 2, 10, 20, 30 -> 20 */
+    h.l[1].sqnr_own = 30; /* 2, 10, 20, 30 -> 20 */
     assert_true(tui_worst_sqnr(&t.v) == 20);
-    h.l[0].sqnr_acc = -5; /* -5, 2, 10, 30 -> 10 */
+    h.l[0].sqnr_own = -5; /* -5, 2, 10, 30 -> 10 */
     assert_true(tui_worst_sqnr(&t.v) == 10);
 
     /* fewer than three: INFINITY (every one counts among the worst) */

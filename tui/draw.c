@@ -163,7 +163,7 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
     if (rows < 1)
         return;
     /* fixed columns take 79 cells (with the output shape); below 16 for
-     * the name, drop "shape", "own" and "clip%" */
+     * the name, drop "shape", "acc" and "clip%" */
     int compact = w - 2 - 79 < 16;
     int nw = w - 2 - (compact ? 56 : 79);
     if (nw < 8)
@@ -171,7 +171,7 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
     char buf[512];
     if (compact)
         snprintf(buf, sizeof buf, "%4s %-*.*s %-12s %4s %9s %3s %-6s %6s", "#", nw, nw, "name",
-                 "op", "act", "thr", "w", "method", "SQNR");
+                 "op", "act", "thr", "w", "method", "own");
     else
         snprintf(buf, sizeof buf, "%4s %-*.*s %-12s %-9s %4s %9s %3s %-6s %6s %6s %5s", "#", nw,
                  nw, "name", "op", "shape", "act", "thr", "w", "method", "own", "acc", "clip%");
@@ -203,7 +203,7 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
         char meth[16];
         snprintf(meth, sizeof meth, "%s%s", qdb_error_method_name((qdb_error_method)l->em),
                  l->em_by_rule ? "*" : "");
-        int is_worst = l->metrics && l->act_active && l->sqnr_acc <= worst;
+        int is_worst = l->metrics && l->act_active && l->sqnr_own <= worst;
         char num[16] = "-"; /* correction layers have no number */
         if (l->own >= 0)
             snprintf(num, sizeof num, "%d", l->own);
@@ -212,7 +212,7 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
         const char *nm = (int)ln > nw ? l->name + ln - (size_t)nw : l->name;
         if (compact)
             snprintf(buf, sizeof buf, "%4s %-*.*s %-12.12s %4s %9s %3s %-6s %6s %s", num,
-                     nw, nw, nm, l->op, bits, thr, wb, meth, acc, is_worst ? "!" : l->any_rule ? "*" : "");
+                     nw, nw, nm, l->op, bits, thr, wb, meth, own, is_worst ? "!" : l->any_rule ? "*" : "");
         else
             snprintf(buf, sizeof buf, "%4s %-*.*s %-12.12s %-9.9s %4s %9s %3s %-6s %6s %6s %5s %s",
                      num, nw, nw, nm, l->op, l->shape, bits, thr, wb, meth, own, acc, clip,

@@ -22,13 +22,14 @@ static int cmp_layers(const void *a, const void *b)
         int c = strcmp(x->name, y->name);
         return c ? c : *(const int *)a - *(const int *)b;
     }
-    /* SQNR: worst (lowest accumulated) first, +inf (exact) after every
-     * finite one; layers without figures (or with NaN) last */
-    int hx = x->metrics && !isnan(x->sqnr_acc), hy = y->metrics && !isnan(y->sqnr_acc);
+    /* SQNR: worst (lowest own: the layer's own quantization, float input)
+     * first, +inf (exact) after every finite one; layers without figures
+     * (or with NaN) last */
+    int hx = x->metrics && !isnan(x->sqnr_own), hy = y->metrics && !isnan(y->sqnr_own);
     if (hx != hy)
         return hx ? -1 : 1;
-    if (hx && x->sqnr_acc != y->sqnr_acc)
-        return x->sqnr_acc < y->sqnr_acc ? -1 : 1;
+    if (hx && x->sqnr_own != y->sqnr_own)
+        return x->sqnr_own < y->sqnr_own ? -1 : 1;
     return *(const int *)a - *(const int *)b;
 }
 
@@ -64,14 +65,15 @@ void tui_reorder(tui_state *t)
             t->sel = i;
 }
 
-/* The few layers with the lowest accumulated SQNR stand out. */
+/* The few layers with the lowest own SQNR stand out (as in qdb quantize):
+ * those whose own quantization loses most, wherever they are. */
 double tui_worst_sqnr(const view *v)
 {
     double lo[3] = {INFINITY, INFINITY, INFINITY};
     for (int i = 0; i < v->n; i++) {
         if (!v->l[i].metrics || !v->l[i].act_active)
             continue;
-        double s = v->l[i].sqnr_acc;
+        double s = v->l[i].sqnr_own;
         if (s < lo[2]) {
             lo[2] = s;
             for (int k = 2; k > 0 && lo[k] < lo[k - 1]; k--) {
