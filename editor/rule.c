@@ -1010,8 +1010,9 @@ static int cand_cmp(const void *x, const void *y)
     return strcasecmp(a->name, b->name);
 }
 
-/* The error for an unknown type: a suggestion, then the known types,
- * closest first, as many as the message holds. */
+/* The error for an unknown type: a suggestion, then the closest known
+ * types (a list of all ~180 would bury the suggestion). */
+#define UNKNOWN_TYPE_LISTED 12
 static qdb_status unknown_type(const char *t, const char *const *ops, int n_ops, qdb_err *e)
 {
     size_t n_all = (size_t)n_ops + N_GROUP + N_FUSED;
@@ -1046,12 +1047,13 @@ static qdb_status unknown_type(const char *t, const char *const *ops, int n_ops,
     if (m && c[0].dist <= 2 && (size_t)c[0].dist < strlen(t))
         msg_add(&msg, " (did you mean '%s'?)", c[0].name);
     msg_add(&msg, "; known types (closest first):");
-    const size_t room = sizeof msg.s - 40; /* keep space for the tail */
+    const size_t room = sizeof msg.s - 80; /* keep space for the tail */
     size_t i = 0;
-    for (; i < m && msg.n + strlen(c[i].name) + 2 < room; i++)
+    for (; i < m && i < UNKNOWN_TYPE_LISTED && msg.n + strlen(c[i].name) + 2 < room; i++)
         msg_add(&msg, "%s %s", i ? "," : "", c[i].name);
     if (i < m)
-        msg_add(&msg, ", and %zu more", m - i);
+        msg_add(&msg, ", and %zu more (any operator qdb runs, the groups it forms such as "
+                      "Conv+Relu; qdb info lists a model's)", m - i);
     free(c);
     free(fbuf);
     return qdb_err_set(e, QDB_ERR_INVALID, "%s", msg.s);
