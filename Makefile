@@ -37,7 +37,10 @@ VECT       := $(shell $(CC) -fvect-cost-model=dynamic -x c -c /dev/null -o /dev/
                 && echo -fvect-cost-model=dynamic)
 OPT        ?= -O2 $(VECT)
 CFLAGS     ?= $(OPT) -g
-QDB_CFLAGS := -std=c11 -pthread -Wall -Wextra -Wshadow -Wno-unused-parameter \
+# -ffp-contract=off: every float operation rounds on its own (no fused
+# multiply-add behind the code's back), so a kernel's vector and scalar
+# versions give the same bits whatever the compiler (gcc's ISO C default).
+QDB_CFLAGS := -std=c11 -pthread -Wall -Wextra -Wshadow -Wno-unused-parameter -ffp-contract=off \
               -D_POSIX_C_SOURCE=200809L -DQDB_VERSION=\"$(VERSION)\" \
               -Iengine -Iengine/quant -Ieditor -Iplotting -Isessions -Itui -Icli -Itests/support -I$(BUILD)/gen \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)

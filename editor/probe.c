@@ -39,9 +39,16 @@ static qdb_status run_all(qdb_probe *p, const qdb_graph *g, const qdb_eval_opts 
     qdb_exec *x = qdb_exec_new(g, e);
     if (!x)
         return e && e->code ? e->code : QDB_ERR_NOMEM;
-    if (o && o->hook) {
+    if (o && o->hook) { /* as qdb_eval_run sets it up: the same numbers */
         qdb_exec_set_hook(x, o->hook, o->hook_user);
         qdb_exec_hook_inputs(x, o->hook_inputs);
+        if (o->fuse_skippable) {
+            qdb_exec_set_fusion(x, 1, o->fuse_skippable, o->hook_user);
+            qdb_exec_set_pointwise(x, o->fuse_pointwise);
+        }
+        qdb_exec_set_conv_q8(x, o->conv_q8, o->conv_q8_user);
+    } else {
+        qdb_exec_set_fusion(x, 1, NULL, NULL);
     }
     int64_t done = 0;
     while (st == QDB_OK && (limit <= 0 || done < limit)) {

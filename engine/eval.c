@@ -172,7 +172,7 @@ qdb_status qdb_eval_run(const qdb_graph *g, qdb_dataset *d, const qdb_eval_opts 
         if (o && o->hook) {
             qdb_exec_set_hook(er.x[w], o->hook, o->hook_user);
             qdb_exec_hook_inputs(er.x[w], o->hook_inputs);
-            qdb_exec_set_conv_q8(er.x[w], o->conv_q8, o->hook_user);
+            qdb_exec_set_conv_q8(er.x[w], o->conv_q8, o->conv_q8_user);
             if (o->fuse_skippable) {
                 qdb_exec_set_fusion(er.x[w], 1, o->fuse_skippable, o->hook_user);
                 qdb_exec_set_pointwise(er.x[w], o->fuse_pointwise);

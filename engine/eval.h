@@ -29,9 +29,10 @@ typedef struct qdb_eval_opts {
     /* and the hook's pointwise work on values inside fused Conv groups
      * (qdb_exec_set_pointwise), when set */
     qdb_exec_pointwise fuse_pointwise;
-    /* integer Convs (qdb_exec_set_conv_q8, asked with hook_user), when set
-     * together with the hook */
+    /* integer Convs (qdb_exec_set_conv_q8), when set together with the
+     * hook: valid only for the values that hook makes */
     qdb_exec_conv_q8 conv_q8;
+    void *conv_q8_user;
 } qdb_eval_opts;
 
 typedef struct qdb_eval_result {

@@ -3,7 +3,8 @@
  * when the CPU has it, portable C), for odd channel counts, kernels and
  * asymmetric pads; against OpenBLAS's float Conv where that one's sums are
  * exact; its refusals (a kernel off its grid, an unsupported geometry);
- * and hostile inputs (NaN, values off the grid) clamped without harm. */
+ * hostile inputs (infinities, values off the grid) clamped without harm;
+ * and a NaN, which has no code, handed back to the float Conv. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,11 +15,15 @@
 
 #include <cmocka.h>
 
+#include "executor.h"
 #include "kernels.h"
 #include "ops/conv.h"
+#include "probe.h"
+#include "qmodel.h"
 #include "ops/conv_q8.h"
 #include "support/model_builder.h"
 #include "support/quant_fixtures.h"
+#include "support/tmpdir.h"
 
 typedef struct qcase {
     int64_t m, c, kh, kw, h, w;
@@ -285,21 +290,20 @@ static void test_refusals(void **state)
     drop(&b);
 }
 
-/* Values off X's grid are rounded to it and clamped to its codes; NaN
- * counts as the lowest code. Both kernels agree with the reference run on
- * the codes so obtained. */
+/* Values off X's grid are rounded to it and clamped to its codes; both
+ * kernels agree with the reference run on the codes so obtained. */
 static void test_hostile_input(void **state)
 {
     (void)state;
     qdata d = make(&cases[1]);
     const size_t nx = d.x->numel;
     for (size_t i = 0; i < nx; i += 3) {
-        const float v[] = {NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 0.3f * d.x_step};
+        const float v[] = {INFINITY, -INFINITY, 1e30f, -1e30f, 0.3f * d.x_step, 2.7f * d.x_step};
         d.x->data.f[i] = v[(i / 3) % 6];
     }
     for (size_t i = 0; i < nx; i++) {
         float u = d.x->data.f[i] / d.x_step + 0.5f;
-        d.xu[i] = isnan(u) || u < 0 ? 0 : u > 255 ? 255 : (int)u;
+        d.xu[i] = u < 0 ? 0 : u > 255 ? 255 : (int)u;
     }
     float *ref = reference(&d);
     for (int portable = 1; portable >= 0; portable--) {
@@ -311,6 +315,175 @@ static void test_hostile_input(void **state)
     drop(&d);
 }
 
+/* A NaN has no code: the plan says so, and the Conv runs in float, so the
+ * NaN reaches the outputs it touches as it would without the plan. */
+static void test_nan_runs_in_float(void **state)
+{
+    (void)state;
+    qdata d = make(&cases[1]);
+    d.x->data.f[d.x->numel / 2] = NAN;
+    qdb_graph *g = conv_graph(&d);
+    const qdb_node *n = &g->nodes[0];
+    const qdb_tensor *in[3] = {d.x, g->values[n->in[1]].constant, g->values[n->in[2]].constant};
+    qdb_err e = {0};
+    qdb_conv_q8 *p = qdb_conv_q8_new(d.w, d.w_step, d.x_step, d.k.x_off, &e);
+    assert_non_null(p);
+    qdb_window w = window_of(&d);
+    float *scratch = malloc(qdb_conv_q8_scratch(p, &w) * sizeof *scratch);
+    float *y = malloc((size_t)(d.k.m * d.hout * d.wout) * sizeof *y);
+    assert_true(scratch && y);
+    for (int portable = 1; portable >= 0; portable--) {
+        qdb_conv_q8_force_portable(portable);
+        assert_int_equal(qdb_conv_q8_image(p, &w, d.x->data.f, d.b->data.f, y, scratch), 1);
+    }
+    qdb_conv_q8_force_portable(-1);
+    qdb_conv_fuse plain = {0}, integer = {0};
+    integer.q8 = p;
+    qdb_tensor *yf = NULL, *yq = NULL;
+    assert_int_equal(qdb_conv_run_fused(n, in, &plain, &yf, &e), QDB_OK);
+    assert_int_equal(qdb_conv_run_fused(n, in, &integer, &yq, &e), QDB_OK);
+    size_t nans = 0;
+    for (size_t i = 0; i < yq->numel; i++)
+        nans += isnan(yq->data.f[i]);
+    assert_true(nans > 0 && nans < yq->numel);
+    assert_memory_equal(yf->data.f, yq->data.f, yf->numel * sizeof(float));
+    qdb_tensor_free(yf);
+    qdb_tensor_free(yq);
+    free(scratch);
+    free(y);
+    qdb_conv_q8_free(p);
+    qdb_graph_free(g);
+    drop(&d);
+}
+
+/* x [N,3,10,10] -> Conv 3x3 (8) -> Relu -> MaxPool 2x2 -> Conv 3x3 (6)
+ * -> Relu -> Flatten -> Gemm (5): two Convs the simulation runs in
+ * integers, the second reading its input through the MaxPool. */
+static qdb_graph *two_conv_model(void)
+{
+    mb *m = mb_new(13);
+    int64_t xd[4] = {MB_N, 3, 10, 10}, w1d[4] = {8, 3, 3, 3}, w2d[4] = {6, 8, 3, 3}, b1d = 8,
+            b2d = 6, gwd[2] = {5, 150}, gbd = 5;
+    float w1[216], b1[8], w2[432], b2[6], gw[750], gb[5];
+    qf_fill(w1, 216, 0.3f, 0);
+    qf_fill(b1, 8, 0.1f, 0.05f);
+    qf_fill(w2, 432, 0.2f, 0);
+    qf_fill(b2, 6, 0.1f, 0.05f);
+    qf_fill(gw, 750, 0.1f, 0);
+    qf_fill(gb, 5, 0.1f, 0);
+    mb_input(m, "x", MB_FLOAT, 4, xd);
+    mb_init_f(m, "w1", 4, w1d, w1);
+    mb_init_f(m, "b1", 1, &b1d, b1);
+    mb_init_f(m, "w2", 4, w2d, w2);
+    mb_init_f(m, "b2", 1, &b2d, b2);
+    mb_init_f(m, "gw", 2, gwd, gw);
+    mb_init_f(m, "gb", 1, &gbd, gb);
+    const int64_t pads[4] = {1, 1, 1, 1}, k2[2] = {2, 2};
+    mb_node(m, "Conv", "conv1", "x,w1,b1", "c1");
+    mb_attr_ints(m, "pads", 4, pads);
+    mb_node(m, "Relu", "relu1", "c1", "r1");
+    mb_node(m, "MaxPool", "pool", "r1", "p1");
+    mb_attr_ints(m, "kernel_shape", 2, k2);
+    mb_attr_ints(m, "strides", 2, k2);
+    mb_node(m, "Conv", "conv2", "p1,w2,b2", "c2");
+    mb_attr_ints(m, "pads", 4, pads);
+    mb_node(m, "Relu", "relu2", "c2", "r2");
+    mb_node(m, "Flatten", "flat", "r2", "f");
+    mb_node(m, "Gemm", "head", "f,gw,gb", "y");
+    mb_attr_i(m, "transB", 1);
+    mb_output(m, "y");
+    return qf_load(m);
+}
+
+static qdb_tensor *run_sim(qdb_qmodel *q, const qdb_tensor *x, int integer)
+{
+    qdb_eval_opts o = {0};
+    qdb_qmodel_eval_opts(q, &o);
+    qdb_err e = {0};
+    qdb_exec *ex = qdb_exec_new(q->gq, &e);
+    assert_non_null(ex);
+    qdb_exec_set_hook(ex, o.hook, o.hook_user);
+    qdb_exec_hook_inputs(ex, o.hook_inputs);
+    if (integer)
+        qdb_exec_set_conv_q8(ex, o.conv_q8, o.conv_q8_user);
+    qdb_tensor *y = NULL;
+    if (qdb_exec_run_first(ex, &x, &y, &e) != QDB_OK)
+        fail_msg("%s", e.msg);
+    qdb_exec_free(ex);
+    return y;
+}
+
+/* The quantized model plans both Convs; the simulation with them differs
+ * from the one with float Convs only by float rounding (the exact sums;
+ * W's grid values instead of their float roundings), and every tool that
+ * scores the simulation (evaluation, the probes of sensitivity and bisect)
+ * runs the same integer Convs. */
+static void test_simulation_plans(void **state)
+{
+    (void)state;
+    qdb_graph *g = two_conv_model();
+    qdb_tensor *x = qf_random_input(48, 3, 10, 10, 1.0f, 0.2f);
+    qdb_dataset *d = qf_dataset("conv_q8.npy", x, NULL);
+    qdb_quant_config c;
+    qdb_quant_config_init(&c);
+    qdb_err e = {0};
+    qdb_qmodel *q = qdb_qmodel_new(g, &c, &e);
+    assert_non_null(q);
+    if (qdb_qmodel_calibrate(q, d, NULL, &e) != QDB_OK || qdb_qmodel_quantize(q, &e) != QDB_OK)
+        fail_msg("%s", e.msg);
+    int planned = 0;
+    for (int i = 0; i < q->gq->n_nodes; i++)
+        if (!strcmp(q->gq->nodes[i].op_type, "Conv"))
+            planned += qdb_qmodel_conv_q8(q, q->gq, i) != NULL;
+    assert_int_equal(planned, 2);
+    qdb_tensor *yi = run_sim(q, x, 1), *yf = run_sim(q, x, 0);
+    assert_true(qf_rel_diff(yf, yi) < 1e-2); /* a rounding flip moves a value by one step */
+    qdb_tensor_free(yf);
+    /* Which simulation does the probe score? Move a kernel value of the
+     * first Conv after its plan was made: float Convs see it, planned ones
+     * do not, so the two now differ widely; the probe's SQNR against float
+     * must be that of the integer one. */
+    for (int i = 0; i < q->gq->n_nodes; i++)
+        if (!strcmp(q->gq->nodes[i].op_type, "Conv")) {
+            q->gq->values[q->gq->nodes[i].in[1]].constant->data.f[0] += 0.5f;
+            break;
+        }
+    yf = run_sim(q, x, 0);
+    qdb_tensor *y2 = run_sim(q, x, 1);
+    assert_memory_equal(y2->data.f, yi->data.f, yi->numel * sizeof(float));
+    qdb_tensor_free(y2);
+    qdb_tensor *yr = qf_run(g, x);
+    double xx = 0, di = 0, df = 0;
+    for (size_t i = 0; i < yr->numel; i++) {
+        xx += (double)yr->data.f[i] * yr->data.f[i];
+        di += ((double)yi->data.f[i] - yr->data.f[i]) * ((double)yi->data.f[i] - yr->data.f[i]);
+        df += ((double)yf->data.f[i] - yr->data.f[i]) * ((double)yf->data.f[i] - yr->data.f[i]);
+    }
+    assert_true(di != df); /* the two simulations do differ here */
+    qdb_probe *p = qdb_probe_new(g, d, 0, 16, &e);
+    assert_non_null(p);
+    qdb_probe_score sc;
+    assert_int_equal(qdb_probe_run(p, q, &sc, &e), QDB_OK);
+    assert_float_equal(sc.sqnr_db, 10.0 * log10(xx / di), 1e-9);
+    /* quantization off for the first Conv's input: its plan goes */
+    q->layers[0].act.enabled = 0;
+    if (qdb_qmodel_quantize(q, &e) != QDB_OK)
+        fail_msg("%s", e.msg);
+    planned = 0;
+    for (int i = 0; i < q->gq->n_nodes; i++)
+        if (!strcmp(q->gq->nodes[i].op_type, "Conv"))
+            planned += qdb_qmodel_conv_q8(q, q->gq, i) != NULL;
+    assert_int_equal(planned, 1);
+    qdb_probe_free(p);
+    qdb_tensor_free(yi);
+    qdb_tensor_free(yf);
+    qdb_tensor_free(yr);
+    qdb_qmodel_free(q);
+    qdb_dataset_free(d);
+    qdb_tensor_free(x);
+    qdb_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +491,8 @@ int main(void)
         cmocka_unit_test(test_matches_float_conv),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_nan_runs_in_float),
+        cmocka_unit_test(test_simulation_plans),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -161,25 +161,29 @@ static qdb_status conv_infer(const qdb_node *n, const qdb_tensor *const *in, qdb
 static qdb_status conv_compute(const qdb_node *n, const conv_geo *gp, const qdb_tensor *const *in,
                                const qdb_dw_extra *ex, float *y, qdb_err *e);
 
-/* The integer plan's run (conv_q8.h), image by image, with the chain. */
-static qdb_status conv_compute_q8(const qdb_conv_q8 *q8, const conv_geo *g,
-                                  const qdb_tensor *const *in, const qdb_node *n,
-                                  const qdb_pw_chain *chain, float *y, qdb_err *e)
+/* The integer plan's run (conv_q8.h), image by image, with the chain.
+ * Returns 0, or 1 when the float Conv must run instead (X holds a NaN, or
+ * no memory for the plan's scratch: the float path may still fit). */
+static int conv_compute_q8(const qdb_conv_q8 *q8, const conv_geo *g, const qdb_tensor *const *in,
+                           const qdb_node *n, const qdb_pw_chain *chain, float *y)
 {
     const qdb_tensor *bt = qdb_op_in(n, in, 2);
     size_t ns = qdb_conv_q8_scratch(q8, &g->w);
     float *scratch = ns ? malloc(ns * sizeof *scratch) : NULL;
     if (!scratch)
-        return qdb_err_set(e, QDB_ERR_NOMEM, "Conv: out of memory for the integer kernel");
+        return 1;
     for (int64_t i = 0; i < g->n; i++) {
         float *yi = y + i * g->c_out * g->y_sz;
-        qdb_conv_q8_image(q8, &g->w, in[0]->data.f + i * g->c_in * g->x_sz, bt ? bt->data.f : NULL,
-                          yi, scratch);
+        if (qdb_conv_q8_image(q8, &g->w, in[0]->data.f + i * g->c_in * g->x_sz,
+                              bt ? bt->data.f : NULL, yi, scratch)) {
+            free(scratch);
+            return 1;
+        }
         if (chain)
             qdb_pw_apply_planes(chain, yi, g->c_out, g->y_sz, 0, g->c_out);
     }
     free(scratch);
-    return QDB_OK;
+    return 0;
 }
 
 static qdb_status conv_compute(const qdb_node *n, const conv_geo *gp, const qdb_tensor *const *in,
@@ -298,9 +302,10 @@ qdb_status qdb_conv_run_fused(const qdb_node *n, const qdb_tensor *const *in,
     qdb_tensor *t = qdb_tensor_new_uninit(QDB_F32, &ys, e);
     if (!t)
         return e && e->code ? e->code : QDB_ERR_NOMEM;
-    if (f->q8 && !f->pad && qdb_conv_q8_fits(f->q8, &g.w, g.c_in, g.c_out, g.group))
-        st = conv_compute_q8(f->q8, &g, in, n, f->chain, t->data.f, e);
-    else
+    if (f->q8 && !f->pad && qdb_conv_q8_fits(f->q8, &g.w, g.c_in, g.c_out, g.group) &&
+        conv_compute_q8(f->q8, &g, in, n, f->chain, t->data.f) == 0)
+        st = QDB_OK;
+    else /* in float, the whole batch again (the chain ran on a prefix) */
         st = conv_compute(n, &g, in, &ex, t->data.f, e);
     if (st != QDB_OK) {
         qdb_tensor_free(t);

@@ -128,9 +128,10 @@ qdb_conv_q8 *qdb_conv_q8_new(const qdb_tensor *w, const float *w_step, float x_s
                 }
                 const int code = (int)k;
                 sum += code;
-                uint8_t *word = (uint8_t *)&p->wpack[(((o / Q8_MR) * c4 + ci / 4) * taps + t) * Q8_MR +
-                                                     o % Q8_MR];
-                word[ci % 4] = (uint8_t)(int8_t)code;
+                /* channel ci % 4 in bits 8 (ci % 4) up, as the input's words */
+                int32_t *word = &p->wpack[(((o / Q8_MR) * c4 + ci / 4) * taps + t) * Q8_MR +
+                                          o % Q8_MR];
+                *word = (int32_t)((uint32_t)*word | (uint32_t)(uint8_t)(int8_t)code << (8 * (ci % 4)));
             }
         p->comp[o] = (int32_t)(sum * x_offset);
         p->scale[o] = sc;
@@ -198,7 +199,8 @@ size_t qdb_conv_q8_scratch(const qdb_conv_q8 *p, const qdb_window *w)
     return (size_t)n;
 }
 
-/* The code of value v: rounded, clamped to [0, 255] (NaN: 0). */
+/* The code of value v: rounded, clamped to [0, 255] (NaN: 0, and the
+ * caller is told). */
 static QDB_INLINE uint32_t code_of(float v, float inv, float off)
 {
     float u = v * inv + off + 0.5f;
@@ -208,22 +210,27 @@ static QDB_INLINE uint32_t code_of(float v, float inv, float off)
 }
 
 /* One row of n positions of four channels (rows r[0..3]) into words. */
-QDB_MULTIVERSION static void pack_row4(const float *r0, const float *r1, const float *r2,
-                                       const float *r3, int64_t n, float inv, float off,
-                                       uint32_t *dst)
+QDB_MULTIVERSION static int pack_row4(const float *r0, const float *r1, const float *r2,
+                                      const float *r3, int64_t n, float inv, float off,
+                                      uint32_t *dst)
 {
-    for (int64_t i = 0; i < n; i++)
+    int nan = 0;
+    for (int64_t i = 0; i < n; i++) {
         dst[i] = code_of(r0[i], inv, off) | code_of(r1[i], inv, off) << 8 |
                  code_of(r2[i], inv, off) << 16 | code_of(r3[i], inv, off) << 24;
+        nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]) | (r2[i] != r2[i]) | (r3[i] != r3[i]);
+    }
+    return nan;
 }
 
 #ifdef Q8_HAVE_VNNI
 /* pack_row4 (same codes) with AVX-512 */
-__attribute__((target("avx512f"))) static void pack_row4_avx512(const float *r0, const float *r1,
-                                                                const float *r2, const float *r3,
-                                                                int64_t n, float inv, float off,
-                                                                uint32_t *dst)
+__attribute__((target("avx512f"))) static int pack_row4_avx512(const float *r0, const float *r1,
+                                                               const float *r2, const float *r3,
+                                                               int64_t n, float inv, float off,
+                                                               uint32_t *dst)
 {
+    __mmask16 nan = 0;
     const float *r[4] = {r0, r1, r2, r3};
     const __m512 vinv = _mm512_set1_ps(inv), voff = _mm512_set1_ps(off),
                  half = _mm512_set1_ps(0.5f), lo = _mm512_setzero_ps(),
@@ -233,20 +240,24 @@ __attribute__((target("avx512f"))) static void pack_row4_avx512(const float *r0,
         __m512i word = _mm512_setzero_si512();
         for (int j = 0; j < 4; j++) {
             __m512 u = _mm512_maskz_loadu_ps(m, r[j] + i);
+            nan |= _mm512_cmp_ps_mask(u, u, _CMP_UNORD_Q);
             u = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(u, vinv), voff), half);
             u = _mm512_min_ps(_mm512_max_ps(u, lo), hi); /* max(NaN, 0) is 0 */
             word = _mm512_or_si512(word, _mm512_slli_epi32(_mm512_cvttps_epi32(u), 8 * j));
         }
         _mm512_mask_storeu_epi32(dst + i, m, word);
     }
+    return nan != 0;
 }
 #endif
 
 /* Codes of image x, one plane of words per four channels; the padding
- * and channels past C hold the code of 0 (`zeros`: a plane of 0s). */
-static void pack_input(const qdb_conv_q8 *p, const q8_geo *g, const float *x, uint32_t *codes,
-                       const float *zeros)
+ * and channels past C hold the code of 0 (`zeros`: a plane of 0s).
+ * Returns 1 when x holds a NaN (which has no code). */
+static int pack_input(const qdb_conv_q8 *p, const q8_geo *g, const float *x, uint32_t *codes,
+                      const float *zeros)
 {
+    int nan = 0;
     const float inv = p->x_inv_step, off = (float)p->x_offset;
     /* without left and right pads the rows follow one another in both */
     const int whole = g->wp == g->w;
@@ -269,13 +280,14 @@ static void pack_input(const qdb_conv_q8 *p, const q8_geo *g, const float *x, ui
                 r[j] = c0 + j < p->c ? src + j * cs : zeros;
 #ifdef Q8_HAVE_VNNI
             if (qdb_conv_q8_isa()) {
-                pack_row4_avx512(r[0], r[1], r[2], r[3], len, inv, off, dst);
+                nan |= pack_row4_avx512(r[0], r[1], r[2], r[3], len, inv, off, dst);
                 continue;
             }
 #endif
-            pack_row4(r[0], r[1], r[2], r[3], len, inv, off, dst);
+            nan |= pack_row4(r[0], r[1], r[2], r[3], len, inv, off, dst);
         }
     }
+    return nan;
 }
 
 /* The arguments of one block of Q8_MR output channels. */
@@ -392,12 +404,14 @@ static int isa_forced_portable = -1;
 int qdb_conv_q8_isa(void)
 {
 #ifdef Q8_HAVE_VNNI
-    static int have = -1;
-    if (have < 0) {
+    static int have = -1; /* workers may ask at once: the same answer, stored atomically */
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
         __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
     }
-    return isa_forced_portable == 1 ? 0 : have;
+    return __atomic_load_n(&isa_forced_portable, __ATOMIC_RELAXED) == 1 ? 0 : h;
 #else
     return 0;
 #endif
@@ -405,15 +419,15 @@ int qdb_conv_q8_isa(void)
 
 void qdb_conv_q8_force_portable(int force_portable)
 {
-    isa_forced_portable = force_portable;
+    __atomic_store_n(&isa_forced_portable, force_portable, __ATOMIC_RELAXED);
 }
 
-void qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float *x,
-                       const float *bias, float *y, float *scratch)
+int qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float *x,
+                      const float *bias, float *y, float *scratch)
 {
     q8_geo g;
     if (geo_of(p, win, &g))
-        return; /* qdb_conv_q8_scratch refused this geometry */
+        return -1; /* qdb_conv_q8_scratch refused this geometry */
     int32_t *codes = (int32_t *)(void *)scratch;
     float *flat = scratch + p->c4 * g.plane;
     const int64_t stride = g.nvec * Q8_V, taps = p->kh * p->kw, oplane = g.hout * g.wout;
@@ -427,7 +441,8 @@ void qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float 
             to[ky * p->kw + kx] = ky * g.wp + kx;
     if (p->c % 4)
         memset(zeros, 0, (size_t)(g.h * g.w) * sizeof *zeros);
-    pack_input(p, &g, x, (uint32_t *)codes, zeros);
+    if (pack_input(p, &g, x, (uint32_t *)codes, zeros))
+        return 1;
     const int vnni = qdb_conv_q8_isa();
     if (vnni) /* flat position f = oy * wp + ox goes to oy * wout + ox when ox < wout */
         for (int64_t v = 0; v < g.nvec; v++) {
@@ -460,4 +475,5 @@ void qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float 
         for (int64_t r = 0; r < rows; r++) /* drop the columns past Wout */
             copy_rows(flat + r * stride, g.wp, g.hout, g.wout, y + (m0 + r) * oplane);
     }
+    return 0;
 }

@@ -49,9 +49,12 @@ size_t qdb_conv_q8_scratch(const qdb_conv_q8 *p, const qdb_window *w);
 
 /* One image: x [C][H][W] -> y [M][Hout][Wout], with bias (NULL: none).
  * X's values must be on the plan's grid (others are rounded to it and
- * clamped). `scratch` holds qdb_conv_q8_scratch floats. */
-void qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *w, const float *x,
-                       const float *bias, float *y, float *scratch);
+ * clamped). `scratch` holds qdb_conv_q8_scratch floats. Returns 0, or 1
+ * when x holds a NaN, which has no code: y is then not written, and the
+ * float Conv (which carries the NaN through) must run instead; -1 for a
+ * geometry qdb_conv_q8_scratch refuses. */
+int qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *w, const float *x,
+                      const float *bias, float *y, float *scratch);
 
 /* Which integer kernel runs: 1 AVX-512 VNNI, 0 portable C. Tests force the
  * portable one (force_portable 1) to compare both; -1 restores detection. */

@@ -365,7 +365,7 @@ static int drop_fused_cuts(qdb_qmodel *q, const qdb_graph *g, int *cpos, int *cv
     qdb_exec_set_hook(x, fq.hook, fq.hook_user);
     qdb_exec_set_fusion(x, 1, fq.fuse_skippable, fq.hook_user);
     qdb_exec_set_pointwise(x, fq.fuse_pointwise);
-    qdb_exec_set_conv_q8(x, fq.conv_q8, fq.hook_user);
+    qdb_exec_set_conv_q8(x, fq.conv_q8, fq.conv_q8_user);
     int n = 0;
     for (int k = 0; k < *ncut; k++) {
         int inside = qdb_exec_fused_away(x, cval[k], e);
@@ -678,7 +678,7 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
         qdb_exec_set_hook(cr.x[w], hook, rc);
         qdb_exec_set_fusion(cr.x[w], 1, cache_skippable, rc);
         qdb_exec_set_pointwise(cr.x[w], cache_pointwise);
-        qdb_exec_set_conv_q8(cr.x[w], rc->fq.conv_q8, rc->fq.hook_user);
+        qdb_exec_set_conv_q8(cr.x[w], rc->fq.conv_q8, rc->fq.conv_q8_user);
         qdb_exec_hook_inputs(cr.x[w], suffix == NULL); /* cached cut values are quantized already */
     }
     if (!c->labels && !(c->labels = calloc((size_t)c->n_batches, sizeof *c->labels))) {

@@ -278,6 +278,7 @@ void qdb_qmodel_reset(qdb_qmodel *q)
     qdb_graph_free(q->gq);
     q->g = q->gq = NULL;
     q->quantized = 0;
+    drop_conv_q8(q);
 }
 
 /* X's integer view when layer L's quantizer puts it on a grid of at most
@@ -294,6 +295,31 @@ static int act_codes(const qdb_qmodel *q, int L, float *step, int *offset)
         return 0;
     *step = gr->delta;
     *offset = (int)off;
+    return 1;
+}
+
+/* Does every MaxPool window hold an input value (-inf otherwise, not on
+ * any grid)? Explicit pads below the kernel, no ceil_mode. Other nodes: 1. */
+static int pool_keeps_grid(const qdb_node *n)
+{
+    if (strcmp(n->op_type, "MaxPool"))
+        return 1;
+    int nk = 0, np = 0;
+    const int64_t *k = qdb_attr_ints(n, "kernel_shape", &nk);
+    const int64_t *pads = qdb_attr_ints(n, "pads", &np);
+    const qdb_attr *ap = qdb_node_attr(n, "auto_pad");
+    const qdb_attr *cm = qdb_node_attr(n, "ceil_mode");
+    if ((ap && ap->type == QDB_ATTR_STRING && ap->s && ap->s[0] && strcmp(ap->s, "NOTSET") &&
+         strcmp(ap->s, "VALID")) ||
+        (cm && (cm->type != QDB_ATTR_INT || cm->i != 0)))
+        return 0; /* pads known only from the shapes, or a window past the end */
+    if (!pads)
+        return 1;
+    if (!k || np != 2 * nk)
+        return 0;
+    for (int i = 0; i < np; i++)
+        if (pads[i] >= k[i % nk])
+            return 0;
     return 1;
 }
 
@@ -314,7 +340,7 @@ static int grid_layer(const qdb_qmodel *q, const qdb_graph *g, int v)
         int ok = 0;
         for (size_t k = 0; k < sizeof keep / sizeof *keep; k++)
             ok |= !strcmp(g->nodes[p].op_type, keep[k]);
-        if (!ok)
+        if (!ok || !pool_keeps_grid(&g->nodes[p]))
             return -1;
         v = g->nodes[p].in[0];
     }
@@ -538,4 +564,5 @@ void qdb_qmodel_eval_opts(qdb_qmodel *q, qdb_eval_opts *o)
     o->fuse_skippable = fq_skippable;
     o->fuse_pointwise = fq_pointwise;
     o->conv_q8 = fq_conv_q8;
+    o->conv_q8_user = q;
 }
