@@ -1,6 +1,6 @@
 /* test_conv_q8.c - the integer Conv (engine/ops/conv_q8.c): against sums
  * of the codes worked out here in 64-bit integers, on both kernels (VNNI
- * when the CPU has it, portable C), for odd channel counts, kernels and
+ * when the CPU has it, sgemm on the codes), for odd channel counts, kernels and
  * asymmetric pads; against OpenBLAS's float Conv where that one's sums are
  * exact; its refusals (a kernel off its grid, an unsupported geometry);
  * hostile inputs (infinities, values off the grid) clamped without harm;
@@ -30,6 +30,9 @@ typedef struct qcase {
     int64_t pads[4];    /* top, left, bottom, right */
     int x_off;          /* 128: signed codes, 0: unsigned */
     int bias;
+    int extreme;        /* codes at their largest, then the last six channels'
+                         * at 1: sums past 2^24, then small terms a float
+                         * sum past 2^24 would lose */
 } qcase;
 
 typedef struct qdata {
@@ -69,13 +72,15 @@ static qdata make(const qcase *k)
         d.b->data.f[o] = (float)(qf_urand() - 0.5) * 3.0f;
         for (int64_t i = 0; i < taps; i++) {
             /* the extremes of the range, then anything in it */
-            int code = i == 0 ? -128 : i == 1 ? 127 : (int)(next_u32() % 256) - 128;
+            int code = k->extreme ? (i / (k->kh * k->kw) < k->c - 6 ? 127 : 1)
+                       : i == 0 ? -128 : i == 1 ? 127 : (int)(next_u32() % 256) - 128;
             d.wc[o * taps + i] = code;
             d.w->data.f[o * taps + i] = (float)code * d.w_step[o];
         }
     }
     for (size_t i = 0; i < d.x->numel; i++) {
-        int u = i == 0 ? 0 : i == 1 ? 255 : (int)(next_u32() % 256);
+        int u = k->extreme ? ((int64_t)i / (k->h * k->w) < k->c - 6 ? 255 : 1)
+                : i == 0 ? 0 : i == 1 ? 255 : (int)(next_u32() % 256);
         d.xu[i] = u;
         d.x->data.f[i] = (float)(u - k->x_off) * d.x_step;
     }
@@ -141,7 +146,8 @@ static float *reference(const qdata *d)
     return y;
 }
 
-/* The plan's output on kernel `portable` (0: whatever the CPU has). */
+/* The plan's output on the sgemm kernel (portable 1) or whatever the CPU
+ * has (0). */
 static float *run_plan(const qdata *d, int portable)
 {
     qdb_err e = {0};
@@ -164,12 +170,13 @@ static float *run_plan(const qdata *d, int portable)
 
 static const qcase cases[] = {
     /* m, c, kh, kw, h, w, pads (t l b r), x_off, bias */
-    {16, 1, 3, 3, 28, 28, {1, 1, 1, 1}, 128, 1},  /* a first layer: one channel, signed */
-    {19, 7, 3, 3, 9, 13, {1, 0, 2, 1}, 0, 1},     /* odd counts, asymmetric pads */
-    {8, 16, 1, 1, 7, 7, {0, 0, 0, 0}, 0, 0},      /* pointwise, no bias */
-    {5, 6, 5, 3, 11, 6, {2, 1, 2, 1}, 128, 1},    /* a non-square kernel */
-    {33, 64, 3, 3, 7, 7, {1, 1, 1, 1}, 0, 1},     /* K = 576: sums past 2^24 possible */
-    {9, 12, 2, 2, 4, 20, {0, 0, 0, 0}, 77, 1},    /* an even kernel, any offset */
+    {16, 1, 3, 3, 28, 28, {1, 1, 1, 1}, 128, 1, 0},  /* a first layer: one channel, signed */
+    {19, 7, 3, 3, 9, 13, {1, 0, 2, 1}, 0, 1, 0},     /* odd counts, asymmetric pads */
+    {8, 16, 1, 1, 7, 7, {0, 0, 0, 0}, 0, 0, 0},      /* pointwise, no bias */
+    {5, 6, 5, 3, 11, 6, {2, 1, 2, 1}, 128, 1, 0},    /* a non-square kernel */
+    {33, 64, 3, 3, 7, 7, {1, 1, 1, 1}, 0, 1, 0},     /* K = 576: sums past 2^24 possible */
+    {9, 12, 2, 2, 4, 20, {0, 0, 0, 0}, 77, 1, 0},    /* an even kernel, any offset */
+    {4, 256, 3, 3, 4, 4, {1, 1, 1, 1}, 0, 1, 1},     /* sums far past 2^24: rounded once */
 };
 
 static void test_exact_sums(void **state)
@@ -186,7 +193,7 @@ static void test_exact_sums(void **state)
                 bad += memcmp(&y[j], &ref[j], sizeof *y) != 0;
             if (bad)
                 print_error("case %zu, %s kernel: %zu of %zu outputs differ\n", i,
-                            portable ? "portable" : "CPU's", bad, n);
+                            portable ? "sgemm" : "CPU's", bad, n);
             assert_int_equal(bad, 0);
             free(y);
         }
@@ -282,7 +289,7 @@ static void test_refusals(void **state)
     qdb_conv_q8_free(p);
     drop(&d);
     /* a kernel over 8 x 8 */
-    qcase big = {2, 1, 9, 9, 12, 12, {0, 0, 0, 0}, 0, 0};
+    qcase big = {2, 1, 9, 9, 12, 12, {0, 0, 0, 0}, 0, 0, 0};
     qdata b = make(&big);
     qdb_err_clear(&e);
     assert_null(qdb_conv_q8_new(b.w, b.w_step, b.x_step, 0, &e));

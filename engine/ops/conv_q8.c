@@ -1,8 +1,9 @@
 /* conv_q8.c - Conv on fixed-point operands (conv_q8.h): the plan (kernel
  * codes packed for the integer kernels), the input image turned into
- * codes, and the two integer kernels, AVX-512 VNNI and portable C.
+ * codes, and the two kernels: AVX-512 VNNI, and sgemm on the codes as
+ * floats (any other CPU; see "the GEMM path" below).
  *
- * Layout. The input image becomes, per group of four input channels, one
+ * VNNI layout. The input image becomes, per group of four input channels, one
  * plane of 32-bit words, each the four channels' 8-bit codes at one
  * position of the zero-padded image (rows of Wp = W + pads positions).
  * Output position (oy, ox) of a stride-1 Conv reads, at kernel tap
@@ -42,6 +43,7 @@ struct qdb_conv_q8 {
     int32_t *wpack;    /* [mb][c4][kh * kw][Q8_MR]: four codes per word */
     int32_t *comp;     /* [mb * Q8_MR]: x_offset * the row's sum of codes */
     float *scale;      /* [mb * Q8_MR]: x_step * w_step[m] */
+    float *wf;         /* [m][c * kh * kw]: the codes as floats (GEMM path) */
     float x_inv_step;
     int x_offset;
 };
@@ -59,6 +61,7 @@ void qdb_conv_q8_free(qdb_conv_q8 *p)
     free(p->wpack);
     free(p->comp);
     free(p->scale);
+    free(p->wf);
     free(p);
 }
 
@@ -97,7 +100,8 @@ qdb_conv_q8 *qdb_conv_q8_new(const qdb_tensor *w, const float *w_step, float x_s
     p->wpack = calloc((size_t)(mb * c4 * taps * Q8_MR), sizeof *p->wpack);
     p->comp = calloc((size_t)(mb * Q8_MR), sizeof *p->comp);
     p->scale = calloc((size_t)(mb * Q8_MR), sizeof *p->scale);
-    if (!p->wpack || !p->comp || !p->scale) {
+    p->wf = malloc((size_t)(m * c * taps) * sizeof *p->wf);
+    if (!p->wpack || !p->comp || !p->scale || !p->wf) {
         qdb_conv_q8_free(p);
         qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         return NULL;
@@ -128,6 +132,7 @@ qdb_conv_q8 *qdb_conv_q8_new(const qdb_tensor *w, const float *w_step, float x_s
                 }
                 const int code = (int)k;
                 sum += code;
+                p->wf[(o * c + ci) * taps + t] = (float)code;
                 /* channel ci % 4 in bits 8 (ci % 4) up, as the input's words */
                 int32_t *word = &p->wpack[(((o / Q8_MR) * c4 + ci / 4) * taps + t) * Q8_MR +
                                           o % Q8_MR];
@@ -186,17 +191,28 @@ static int geo_of(const qdb_conv_q8 *p, const qdb_window *win, q8_geo *g)
     return 0;
 }
 
+/* Does the GEMM path read the input codes as they are (1 x 1, no pads)? */
+static int gemm_direct(const qdb_conv_q8 *p, const q8_geo *g)
+{
+    return p->kh == 1 && p->kw == 1 && g->wp == g->w && g->hout == g->h;
+}
+
 size_t qdb_conv_q8_scratch(const qdb_conv_q8 *p, const qdb_window *w)
 {
     q8_geo g;
     if (geo_of(p, w, &g))
         return 0;
-    /* codes, flat outputs, a plane of zeros, per vector an int64 and a uint16 */
-    uint64_t n = (uint64_t)p->c4 * (uint64_t)g.plane + (uint64_t)Q8_MR * (uint64_t)g.nvec * Q8_V +
-                 (uint64_t)(g.h * g.w) + 1 + 3 * (uint64_t)g.nvec;
-    if (n > QDB_TENSOR_MAX_BYTES / sizeof(float))
+    const uint64_t hw = (uint64_t)(g.h * g.w), n = (uint64_t)(g.hout * g.wout),
+                   k = (uint64_t)(p->c * p->kh * p->kw);
+    /* VNNI: codes, a plane of zeros, per vector an int64 and a uint16 */
+    uint64_t v = (uint64_t)p->c4 * (uint64_t)g.plane + hw + 1 + 3 * (uint64_t)g.nvec;
+    /* GEMM: the centred codes, their columns, a product block and the sums */
+    uint64_t m = (uint64_t)p->c * hw + (gemm_direct(p, &g) ? 0 : k * n) + 2 * (uint64_t)p->m * n;
+    uint64_t need = v > m ? v : m;
+    if (need > QDB_TENSOR_MAX_BYTES / sizeof(float) || k > (uint64_t)QDB_SGEMM_DIM_MAX ||
+        n > (uint64_t)QDB_SGEMM_DIM_MAX)
         return 0;
-    return (size_t)n;
+    return (size_t)need;
 }
 
 /* The code of value v: rounded, clamped to [0, 255] (NaN: 0, and the
@@ -301,44 +317,12 @@ typedef struct q8_block {
     const int32_t *comp;   /* the block's Q8_MR entries */
     const float *scale;
     const float *bias;     /* the block's Q8_MR entries, or NULL */
-    float *y;              /* portable: [Q8_MR][ystride] flat outputs */
-    int64_t ystride;
-    float *out;            /* VNNI: the block's first output plane */
+    float *out;            /* the block's first output plane */
     int64_t oplane;        /* floats per output plane */
     int rows;              /* output channels in the block */
     const uint16_t *keep;  /* per vector: its positions with ox < Wout */
     const int64_t *at;     /* per vector: where they go in an output plane */
 } q8_block;
-
-/* Portable kernel: vectors [v0, v0 + nv) of the block. */
-static void block_c(const q8_block *b, int64_t v0, int64_t nv)
-{
-    for (int64_t v = 0; v < nv; v++) {
-        const int64_t p0 = (v0 + v) * Q8_V;
-        int32_t acc[Q8_MR][Q8_V];
-        memset(acc, 0, sizeof acc);
-        for (int64_t c = 0; c < b->c4; c++)
-            for (int t = 0; t < b->taps; t++) {
-                const uint8_t *xp = (const uint8_t *)(b->x + c * b->plane + b->toff[t] + p0);
-                const int8_t *wp = (const int8_t *)(b->w + (c * b->taps + t) * Q8_MR);
-                for (int r = 0; r < Q8_MR; r++) {
-                    const int32_t w0 = wp[4 * r], w1 = wp[4 * r + 1], w2 = wp[4 * r + 2],
-                                  w3 = wp[4 * r + 3];
-                    for (int j = 0; j < Q8_V; j++)
-                        acc[r][j] += xp[4 * j] * w0 + xp[4 * j + 1] * w1 + xp[4 * j + 2] * w2 +
-                                     xp[4 * j + 3] * w3;
-                }
-            }
-        for (int r = 0; r < Q8_MR; r++) {
-            const float bias = b->bias[r];
-            float *y = b->y + r * b->ystride + p0;
-            for (int j = 0; j < Q8_V; j++) {
-                float s = (float)(acc[r][j] - b->comp[r]) * b->scale[r];
-                y[j] = s + bias;
-            }
-        }
-    }
-}
 
 #ifdef Q8_HAVE_VNNI
 /* VNNI kernel: NV vectors from v0, Q8_MR x NV sums held in registers. */
@@ -390,13 +374,77 @@ Q8_BLOCK_VNNI(1)
 
 #endif
 
-/* rows of n floats, src rows `sstride` apart, into consecutive rows */
-QDB_MULTIVERSION static void copy_rows(const float *src, int64_t sstride, int64_t rows, int64_t n,
-                                       float *dst)
+/* ---- the GEMM path: the same integers through OpenBLAS ----
+ *
+ * The codes, centred (u - x_offset, |.| <= 255) and the kernel's (|.| <=
+ * 128), are small integers in float: each product is exact, and so is
+ * every partial sum below 2^24, in whatever order and blocking the sgemm
+ * adds them. A reduction of at most Q8_GEMM_K terms stays below that
+ * (512 * 255 * 128 < 2^24); longer ones are cut into such blocks, each
+ * block's exact sum added in int32. */
+#define Q8_GEMM_K 512
+
+QDB_MULTIVERSION static int centre_codes(const float *x, int64_t n, float inv, float off, float *xc)
 {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t i = 0; i < n; i++)
-            dst[r * n + i] = src[r * sstride + i];
+    int nan = 0;
+    for (int64_t i = 0; i < n; i++) {
+        xc[i] = (float)code_of(x[i], inv, off) - off;
+        nan |= x[i] != x[i];
+    }
+    return nan;
+}
+
+/* y[r][i] = bias[r] + s[r][i] * scale[r], s exact integers in float */
+QDB_MULTIVERSION static void epilogue_f(const float *s, int64_t rows, int64_t n, const float *scale,
+                                        const float *bias, float *y)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float sc = scale[r], b = bias ? bias[r] : 0.0f;
+        for (int64_t i = 0; i < n; i++) {
+            float v = s[r * n + i] * sc;
+            y[r * n + i] = v + b;
+        }
+    }
+}
+
+QDB_MULTIVERSION static void add_block(const float *s, size_t n, int32_t *acc)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += (int32_t)s[i];
+}
+
+QDB_MULTIVERSION static void int_to_float(const int32_t *acc, size_t n, float *s)
+{
+    for (size_t i = 0; i < n; i++)
+        s[i] = (float)acc[i];
+}
+
+static int image_gemm(const qdb_conv_q8 *p, const qdb_window *win, const q8_geo *g, const float *x,
+                      const float *bias, float *y, float *scratch)
+{
+    const int64_t k = p->c * p->kh * p->kw, n = g->hout * g->wout, hw = g->h * g->w;
+    float *xc = scratch;
+    if (centre_codes(x, p->c * hw, p->x_inv_step, (float)p->x_offset, xc))
+        return 1;
+    const int direct = gemm_direct(p, g);
+    float *col = direct ? xc : xc + p->c * hw;
+    float *blk = col + (direct ? p->c * hw : k * n);
+    if (!direct)
+        qdb_im2col(xc, p->c, win, col);
+    if (k <= Q8_GEMM_K) {
+        qdb_sgemm(0, 0, p->m, n, k, 1.0f, p->wf, k, col, n, 0.0f, blk, n);
+    } else {
+        int32_t *acc = (int32_t *)(void *)(blk + p->m * n);
+        memset(acc, 0, (size_t)(p->m * n) * sizeof *acc);
+        for (int64_t k0 = 0; k0 < k; k0 += Q8_GEMM_K) {
+            const int64_t kc = k - k0 < Q8_GEMM_K ? k - k0 : Q8_GEMM_K;
+            qdb_sgemm(0, 0, p->m, n, kc, 1.0f, p->wf + k0, k, col + k0 * n, n, 0.0f, blk, n);
+            add_block(blk, (size_t)(p->m * n), acc);
+        }
+        int_to_float(acc, (size_t)(p->m * n), blk); /* rounded as VNNI's conversion */
+    }
+    epilogue_f(blk, p->m, n, p->scale, bias, y);
+    return 0;
 }
 
 static int isa_forced_portable = -1;
@@ -428,10 +476,12 @@ int qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float *
     q8_geo g;
     if (geo_of(p, win, &g))
         return -1; /* qdb_conv_q8_scratch refused this geometry */
+    if (!qdb_conv_q8_isa())
+        return image_gemm(p, win, &g, x, bias, y, scratch);
+#ifdef Q8_HAVE_VNNI
     int32_t *codes = (int32_t *)(void *)scratch;
-    float *flat = scratch + p->c4 * g.plane;
-    const int64_t stride = g.nvec * Q8_V, taps = p->kh * p->kw, oplane = g.hout * g.wout;
-    float *zeros = flat + Q8_MR * stride;
+    const int64_t taps = p->kh * p->kw, oplane = g.hout * g.wout;
+    float *zeros = scratch + p->c4 * g.plane;
     const size_t at_off = ((size_t)(zeros - scratch) + (size_t)(g.h * g.w) + 1) & ~(size_t)1;
     int64_t *at = (int64_t *)(void *)(scratch + at_off); /* 8-byte aligned */
     uint16_t *keep = (uint16_t *)(at + g.nvec);
@@ -443,16 +493,15 @@ int qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float *
         memset(zeros, 0, (size_t)(g.h * g.w) * sizeof *zeros);
     if (pack_input(p, &g, x, (uint32_t *)codes, zeros))
         return 1;
-    const int vnni = qdb_conv_q8_isa();
-    if (vnni) /* flat position f = oy * wp + ox goes to oy * wout + ox when ox < wout */
-        for (int64_t v = 0; v < g.nvec; v++) {
-            const int64_t f0 = v * Q8_V, oy = f0 / g.wp, ox = f0 % g.wp;
-            at[v] = oy * g.wout + (ox < g.wout ? ox : g.wout);
-            keep[v] = 0;
-            for (int i = 0; i < Q8_V; i++)
-                if ((f0 + i) % g.wp < g.wout && f0 + i < g.hout * g.wp)
-                    keep[v] |= (uint16_t)(1u << i);
-        }
+    /* flat position f = oy * wp + ox goes to oy * wout + ox when ox < wout */
+    for (int64_t v = 0; v < g.nvec; v++) {
+        const int64_t f0 = v * Q8_V, oy = f0 / g.wp, ox = f0 % g.wp;
+        at[v] = oy * g.wout + (ox < g.wout ? ox : g.wout);
+        keep[v] = 0;
+        for (int i = 0; i < Q8_V; i++)
+            if ((f0 + i) % g.wp < g.wout && f0 + i < g.hout * g.wp)
+                keep[v] |= (uint16_t)(1u << i);
+    }
     for (int64_t mb = 0; mb < p->mb; mb++) {
         const int64_t m0 = mb * Q8_MR, rows = p->m - m0 < Q8_MR ? p->m - m0 : Q8_MR;
         float bb[Q8_MR];
@@ -460,20 +509,13 @@ int qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *win, const float *
             bb[r] = bias && r < rows ? bias[m0 + r] : 0.0f;
         q8_block b = {codes, g.plane, p->c4, (int)taps, to,
                       p->wpack + mb * p->c4 * taps * Q8_MR, p->comp + m0, p->scale + m0,
-                      bb, flat, stride, y + m0 * oplane, oplane, (int)rows, keep, at};
-        if (vnni) {
-#ifdef Q8_HAVE_VNNI
-            int64_t v = 0;
-            for (; v + Q8_NV <= g.nvec; v += Q8_NV)
-                block_vnni3(&b, v);
-            for (; v < g.nvec; v++)
-                block_vnni1(&b, v);
-#endif
-            continue;
-        }
-        block_c(&b, 0, g.nvec);
-        for (int64_t r = 0; r < rows; r++) /* drop the columns past Wout */
-            copy_rows(flat + r * stride, g.wp, g.hout, g.wout, y + (m0 + r) * oplane);
+                      bb, y + m0 * oplane, oplane, (int)rows, keep, at};
+        int64_t v = 0;
+        for (; v + Q8_NV <= g.nvec; v += Q8_NV)
+            block_vnni3(&b, v);
+        for (; v < g.nvec; v++)
+            block_vnni1(&b, v);
     }
+#endif
     return 0;
 }

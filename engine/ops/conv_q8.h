@@ -5,9 +5,12 @@
  * levels (X = (u - x_offset) * x_step, u an integer in [0, 255], zero on
  * the grid) and its kernel W onto 8-bit grids (row m of W = integers in
  * [-128, 127] times w_step[m]), the Conv is an integer Conv: the plan
- * sums the products of the codes exactly in 32-bit integers (AVX-512 VNNI
- * when the CPU has it, portable C otherwise: the same integers) and gives
+ * sums the products of the codes exactly (S) and gives
  * y = bias + S * (x_step * w_step[m]), as a fixed-point accelerator does.
+ * Two kernels compute the same integers: AVX-512 VNNI when the CPU has it
+ * (a direct convolution, 64 products per instruction), elsewhere
+ * OpenBLAS's sgemm on the codes as floats, whose sums are exact in blocks
+ * of 512 terms. The results do not depend on the machine.
  *
  * Against the float Conv on the same fake-quantized values: with
  * power-of-two steps (MCT's activations) and W's steps too, both are the
@@ -56,8 +59,8 @@ size_t qdb_conv_q8_scratch(const qdb_conv_q8 *p, const qdb_window *w);
 int qdb_conv_q8_image(const qdb_conv_q8 *p, const qdb_window *w, const float *x,
                       const float *bias, float *y, float *scratch);
 
-/* Which integer kernel runs: 1 AVX-512 VNNI, 0 portable C. Tests force the
- * portable one (force_portable 1) to compare both; -1 restores detection. */
+/* Which kernel runs: 1 AVX-512 VNNI, 0 the sgemm on codes. Tests force
+ * the second (force_portable 1) to compare both; -1 restores detection. */
 int qdb_conv_q8_isa(void);
 void qdb_conv_q8_force_portable(int force_portable);
 
