@@ -3,7 +3,7 @@
  * when the CPU has it, sgemm on the codes), for odd channel counts, kernels and
  * asymmetric pads; against OpenBLAS's float Conv where that one's sums are
  * exact; its refusals (a kernel off its grid, an unsupported geometry);
- * hostile inputs (infinities, values off the grid) clamped without harm;
+ * hostile inputs (infinities, values off the grid) rounded and clamped;
  * and a NaN, which has no code, handed back to the float Conv. */
 #include <math.h>
 #include <setjmp.h>
@@ -297,19 +297,24 @@ static void test_refusals(void **state)
     drop(&b);
 }
 
-/* Values off X's grid are rounded to it and clamped to its codes; both
- * kernels agree with the reference run on the codes so obtained. */
+/* With a step that is not a power of two both kernels work from codes:
+ * values off X's grid are rounded to it and clamped to its codes, and
+ * both agree with the reference run on the codes so obtained. */
 static void test_hostile_input(void **state)
 {
     (void)state;
     qdata d = make(&cases[1]);
+    d.x_step = 0.1f;
+    const float inv = 1.0f / d.x_step, off = (float)d.k.x_off;
     const size_t nx = d.x->numel;
+    for (size_t i = 0; i < nx; i++)
+        d.x->data.f[i] = (float)(d.xu[i] - d.k.x_off) * d.x_step;
     for (size_t i = 0; i < nx; i += 3) {
         const float v[] = {INFINITY, -INFINITY, 1e30f, -1e30f, 0.3f * d.x_step, 2.7f * d.x_step};
         d.x->data.f[i] = v[(i / 3) % 6];
     }
-    for (size_t i = 0; i < nx; i++) {
-        float u = d.x->data.f[i] / d.x_step + 0.5f;
+    for (size_t i = 0; i < nx; i++) { /* the plan's rounding, clamped */
+        float u = d.x->data.f[i] * inv + off + 0.5f;
         d.xu[i] = u < 0 ? 0 : u > 255 ? 255 : (int)u;
     }
     float *ref = reference(&d);

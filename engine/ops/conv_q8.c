@@ -44,6 +44,8 @@ struct qdb_conv_q8 {
     int32_t *comp;     /* [mb * Q8_MR]: x_offset * the row's sum of codes */
     float *scale;      /* [mb * Q8_MR]: x_step * w_step[m] */
     float *wf;         /* [m][c * kh * kw]: the codes as floats (GEMM path) */
+    float *w_step;     /* [m] */
+    int x_pot;         /* x_step is a power of two: X / x_step is exact */
     float x_inv_step;
     int x_offset;
 };
@@ -62,6 +64,7 @@ void qdb_conv_q8_free(qdb_conv_q8 *p)
     free(p->comp);
     free(p->scale);
     free(p->wf);
+    free(p->w_step);
     free(p);
 }
 
@@ -96,12 +99,15 @@ qdb_conv_q8 *qdb_conv_q8_new(const qdb_tensor *w, const float *w_step, float x_s
     p->c4 = c4;
     p->mb = mb;
     p->x_inv_step = 1.0f / x_step;
+    int ex;
+    p->x_pot = frexpf(x_step, &ex) == 0.5f;
     p->x_offset = x_offset;
     p->wpack = calloc((size_t)(mb * c4 * taps * Q8_MR), sizeof *p->wpack);
     p->comp = calloc((size_t)(mb * Q8_MR), sizeof *p->comp);
     p->scale = calloc((size_t)(mb * Q8_MR), sizeof *p->scale);
     p->wf = malloc((size_t)(m * c * taps) * sizeof *p->wf);
-    if (!p->wpack || !p->comp || !p->scale || !p->wf) {
+    p->w_step = malloc((size_t)m * sizeof *p->w_step);
+    if (!p->wpack || !p->comp || !p->scale || !p->wf || !p->w_step) {
         qdb_conv_q8_free(p);
         qdb_err_set(e, QDB_ERR_NOMEM, "out of memory");
         return NULL;
@@ -140,6 +146,7 @@ qdb_conv_q8 *qdb_conv_q8_new(const qdb_tensor *w, const float *w_step, float x_s
             }
         p->comp[o] = (int32_t)(sum * x_offset);
         p->scale[o] = sc;
+        p->w_step[o] = step;
     }
     return p;
 }
@@ -381,36 +388,46 @@ Q8_BLOCK_VNNI(1)
  * every partial sum below 2^24, in whatever order and blocking the sgemm
  * adds them. A reduction of at most Q8_GEMM_K terms stays below that
  * (512 * 255 * 128 < 2^24); longer ones are cut into such blocks, each
- * block's exact sum added in int32. */
+ * block's exact sum added in int32. With a power-of-two step X itself is
+ * its codes times the step, exactly: the product is S * x_step, exact
+ * too, and X needs no pass of its own. */
 #define Q8_GEMM_K 512
 
-QDB_MULTIVERSION static int centre_codes(const float *x, int64_t n, float inv, float off, float *xc)
+QDB_MULTIVERSION static void centre_codes(const float *x, int64_t n, float inv, float off,
+                                          float *xc)
 {
-    int nan = 0;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n; i++)
         xc[i] = (float)code_of(x[i], inv, off) - off;
-        nan |= x[i] != x[i];
-    }
-    return nan;
 }
 
-/* y[r][i] = bias[r] + s[r][i] * scale[r], s exact integers in float */
-QDB_MULTIVERSION static void epilogue_f(const float *s, int64_t rows, int64_t n, const float *scale,
-                                        const float *bias, float *y)
+/* y[r][i] = bias[r] + s[r][i] * scale[r]; returns 1 when s holds a NaN
+ * (X did: it has no code) */
+QDB_MULTIVERSION static int epilogue_f(const float *s, int64_t rows, int64_t n, const float *scale,
+                                       const float *bias, float *y)
 {
+    int nan = 0;
     for (int64_t r = 0; r < rows; r++) {
         const float sc = scale[r], b = bias ? bias[r] : 0.0f;
         for (int64_t i = 0; i < n; i++) {
             float v = s[r * n + i] * sc;
             y[r * n + i] = v + b;
+            nan |= s[r * n + i] != s[r * n + i];
         }
     }
+    return nan;
 }
 
-QDB_MULTIVERSION static void add_block(const float *s, size_t n, int32_t *acc)
+/* acc += s * unit (exact integers); returns 1 on a NaN, which it skips */
+QDB_MULTIVERSION static int add_block(const float *s, size_t n, float unit, int32_t *acc)
 {
-    for (size_t i = 0; i < n; i++)
-        acc[i] += (int32_t)s[i];
+    int nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float v = s[i] * unit;
+        const int bad = v != v;
+        nan |= bad;
+        acc[i] += (int32_t)(bad ? 0.0f : v);
+    }
+    return nan;
 }
 
 QDB_MULTIVERSION static void int_to_float(const int32_t *acc, size_t n, float *s)
@@ -423,28 +440,37 @@ static int image_gemm(const qdb_conv_q8 *p, const qdb_window *win, const q8_geo 
                       const float *bias, float *y, float *scratch)
 {
     const int64_t k = p->c * p->kh * p->kw, n = g->hout * g->wout, hw = g->h * g->w;
-    float *xc = scratch;
-    if (centre_codes(x, p->c * hw, p->x_inv_step, (float)p->x_offset, xc))
-        return 1;
-    const int direct = gemm_direct(p, g);
-    float *col = direct ? xc : xc + p->c * hw;
-    float *blk = col + (direct ? p->c * hw : k * n);
-    if (!direct)
-        qdb_im2col(xc, p->c, win, col);
+    const float *src = x; /* X, or its centred codes */
+    float *free_at = scratch;
+    if (!p->x_pot) {
+        centre_codes(x, p->c * hw, p->x_inv_step, (float)p->x_offset, scratch);
+        src = scratch;
+        free_at += p->c * hw;
+    }
+    const float *col = src;
+    if (!gemm_direct(p, g)) {
+        qdb_im2col(src, p->c, win, free_at);
+        col = free_at;
+        free_at += k * n;
+    }
+    float *blk = free_at;
     if (k <= Q8_GEMM_K) {
         qdb_sgemm(0, 0, p->m, n, k, 1.0f, p->wf, k, col, n, 0.0f, blk, n);
-    } else {
-        int32_t *acc = (int32_t *)(void *)(blk + p->m * n);
-        memset(acc, 0, (size_t)(p->m * n) * sizeof *acc);
-        for (int64_t k0 = 0; k0 < k; k0 += Q8_GEMM_K) {
-            const int64_t kc = k - k0 < Q8_GEMM_K ? k - k0 : Q8_GEMM_K;
-            qdb_sgemm(0, 0, p->m, n, kc, 1.0f, p->wf + k0, k, col + k0 * n, n, 0.0f, blk, n);
-            add_block(blk, (size_t)(p->m * n), acc);
-        }
-        int_to_float(acc, (size_t)(p->m * n), blk); /* rounded as VNNI's conversion */
+        /* blk = S (codes) or S * x_step (X): times the rest of the scale */
+        return epilogue_f(blk, p->m, n, p->x_pot ? p->w_step : p->scale, bias, y);
     }
-    epilogue_f(blk, p->m, n, p->scale, bias, y);
-    return 0;
+    int32_t *acc = (int32_t *)(void *)(blk + p->m * n);
+    memset(acc, 0, (size_t)(p->m * n) * sizeof *acc);
+    int nan = 0;
+    for (int64_t k0 = 0; k0 < k; k0 += Q8_GEMM_K) {
+        const int64_t kc = k - k0 < Q8_GEMM_K ? k - k0 : Q8_GEMM_K;
+        qdb_sgemm(0, 0, p->m, n, kc, 1.0f, p->wf + k0, k, col + k0 * n, n, 0.0f, blk, n);
+        nan |= add_block(blk, (size_t)(p->m * n), p->x_pot ? p->x_inv_step : 1.0f, acc);
+    }
+    if (nan)
+        return 1;
+    int_to_float(acc, (size_t)(p->m * n), blk); /* rounded as VNNI's conversion */
+    return epilogue_f(blk, p->m, n, p->scale, bias, y);
 }
 
 static int isa_forced_portable = -1;

@@ -51,8 +51,11 @@ int qdb_conv_q8_fits(const qdb_conv_q8 *p, const qdb_window *w, int64_t c_in, in
 size_t qdb_conv_q8_scratch(const qdb_conv_q8 *p, const qdb_window *w);
 
 /* One image: x [C][H][W] -> y [M][Hout][Wout], with bias (NULL: none).
- * X's values must be on the plan's grid (others are rounded to it and
- * clamped). `scratch` holds qdb_conv_q8_scratch floats. Returns 0, or 1
+ * X's values must be on the plan's grid, as the simulation's quantizer
+ * leaves them. (Off it, the VNNI kernel rounds and clamps them to codes,
+ * and so does the sgemm kernel unless x_step is a power of two: then it
+ * takes X as it is, X / x_step being its codes exactly.) `scratch` holds
+ * qdb_conv_q8_scratch floats. Returns 0, or 1
  * when x holds a NaN, which has no code: y is then not written, and the
  * float Conv (which carries the NaN through) must run instead; -1 for a
  * geometry qdb_conv_q8_scratch refuses. */
