@@ -19,6 +19,7 @@ int cmd_match(int argc, char **argv)
     qdb_graph *g = NULL;
     qdb_qmodel *q = NULL;
     int rc = 2;
+    char filter_only[256] = {0}; /* per rule: given as a filter alone */
     if (!rs) {
         cli_error("out of memory");
         return 1;
@@ -32,18 +33,31 @@ int cmd_match(int argc, char **argv)
         } else if (!model && argv[i][0] != '-') {
             model = argv[i];
         } else if (model && (argv[i][0] != '-' || argv[i][1] == '\0')) {
+            /* a filter alone (no ':') is a rule with a harmless action */
+            char *t = NULL;
+            qdb_err fe = {0};
+            if (!strchr(argv[i], ':') && rs->n < (int)(sizeof filter_only) &&
+                (t = malloc(strlen(argv[i]) + 32))) {
+                snprintf(t, strlen(argv[i]) + 32, "%s : act_quant=on", argv[i]);
+                if (qdb_ruleset_add_text(rs, t, &fe) == QDB_OK) {
+                    filter_only[rs->n - 1] = 1;
+                    free(t);
+                    continue;
+                }
+            }
+            free(t);
             if (qdb_ruleset_add_text(rs, argv[i], &e) != QDB_OK) {
                 cli_error("rule '%s': %s", argv[i], e.msg);
                 goto out;
             }
         } else {
             cli_error("match: unexpected argument '%s'\n"
-                      "usage: qdb match MODEL.onnx RULE... [--rules FILE]", argv[i]);
+                      "usage: qdb match MODEL.onnx RULE|FILTER... [--rules FILE]", argv[i]);
             goto out;
         }
     }
     if (!model || !rs->n) {
-        cli_error("usage: qdb match MODEL.onnx RULE... [--rules FILE]");
+        cli_error("usage: qdb match MODEL.onnx RULE|FILTER... [--rules FILE]");
         goto out;
     }
     rc = 1;
@@ -56,7 +70,14 @@ int cmd_match(int argc, char **argv)
     for (int r = 0; r < rs->n; r++) {
         const qdb_rule *rule = rs->rules[r];
         char *t = qdb_rule_format(rule);
-        printf("rule %d: %s\n", r + 1, t ? t : "?");
+        if (t && r < (int)sizeof filter_only && filter_only[r]) { /* the filter part */
+            char *colon = strstr(t, " : act_quant=on");
+            if (colon)
+                *colon = '\0';
+            printf("filter %d: %s\n", r + 1, t);
+        } else {
+            printf("rule %d: %s\n", r + 1, t ? t : "?");
+        }
         free(t);
         int m = 0;
         for (int L = 0; L < q->n_layers; L++) {

@@ -48,8 +48,8 @@ static const command commands[] = {
      "  --batch B, --threads T\n"
      "  (calibration: a seeded random subset of 1024 samples unless --calib-n is given)\n"
      DATA_FLAGS_HELP},
-    {"match", cmd_match, "MODEL.onnx RULE... [--rules FILE]",
-     "dry run of network-editor rules: the layers each one selects", NULL},
+    {"match", cmd_match, "MODEL.onnx RULE|FILTER... [--rules FILE]",
+     "dry run of network-editor rules: the layers each one selects ('all': every layer)", NULL},
     {"sensitivity", cmd_sensitivity, "MODEL.onnx [--subset N | --full] [--top K] [--json FILE] ...",
      "per-layer sensitivity: each layer alone quantized, and all but it, ranked",
      cmd_sensitivity_options},

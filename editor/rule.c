@@ -1053,7 +1053,7 @@ static qdb_status unknown_type(const char *t, const char *const *ops, int n_ops,
         msg_add(&msg, "%s %s", i ? "," : "", c[i].name);
     if (i < m)
         msg_add(&msg, ", and %zu more (any operator qdb runs, the groups it forms such as "
-                      "Conv+Relu; qdb info lists a model's)", m - i);
+                      "Conv+Relu; qdb match MODEL all lists a model's)", m - i);
     free(c);
     free(fbuf);
     return qdb_err_set(e, QDB_ERR_INVALID, "%s", msg.s);

@@ -211,6 +211,12 @@ m = subprocess.run([QDB, "match", "models/demo_mbv2.onnx", "type=Concat or name=
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 if m.returncode != 0 or "2 of 27 layers" not in m.stdout or "/Concat" not in m.stdout or "warning: rule 2 matches no layer" not in m.stderr:
     fail("qdb match: exit %d, %r %r" % (m.returncode, m.stdout, m.stderr))
+# a filter alone: 'all' lists every layer
+m = subprocess.run([QDB, "match", "models/demo_mbv2.onnx", "all", "name=/Concat"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+if m.returncode != 0 or "filter 1: all\n" not in m.stdout or "27 of 27 layers" not in m.stdout or \
+        "filter 2: name=/Concat\n" not in m.stdout or "1 of 27 layers" not in m.stdout:
+    fail("qdb match (filters): exit %d, %r %r" % (m.returncode, m.stdout, m.stderr))
 
 # Culprits: a 2-bit-weight layer made on purpose; bisect names it and writes its rule,
 # sensitivity ranks it first (probe of 500 test images)

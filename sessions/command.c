@@ -205,6 +205,26 @@ static qdb_status save_state(qdb_session *s, saved_state *sv, qdb_err *e)
     return sv->rs ? QDB_OK : (e && e->code ? e->code : QDB_ERR_NOMEM);
 }
 
+/* Keep the configuration before a change for undo (takes sv->rs). */
+static void push_undo(qdb_session *s, saved_state *sv)
+{
+    if (!s->undo && !(s->undo = calloc(QDB_UNDO_MAX, sizeof *s->undo))) {
+        qdb_ruleset_free(sv->rs); /* no undo, nothing worse */
+        sv->rs = NULL;
+        return;
+    }
+    if (s->n_undo == QDB_UNDO_MAX) { /* the oldest goes */
+        qdb_ruleset_free(s->undo[0].rs);
+        memmove(&s->undo[0], &s->undo[1], (QDB_UNDO_MAX - 1) * sizeof *s->undo);
+        s->n_undo--;
+    }
+    struct qdb_undo_step *u = &s->undo[s->n_undo++];
+    u->rs = sv->rs;
+    u->cfg = sv->cfg;
+    snprintf(u->label, sizeof u->label, "%s", s->requant_label[0] ? s->requant_label : "requant");
+    sv->rs = NULL;
+}
+
 /* After a change: re-quantize; on failure put everything back. */
 static qdb_status finish_change(qdb_session *s, saved_state *sv, qdb_session_progress progress,
                                 void *user, qdb_cmd_result *r, qdb_err *e)
@@ -220,8 +240,7 @@ static qdb_status finish_change(qdb_session *s, saved_state *sv, qdb_session_pro
         sv->rs = NULL;
         return st;
     }
-    qdb_ruleset_free(sv->rs);
-    sv->rs = NULL;
+    push_undo(s, sv);
     r->flags |= QDB_CMD_CHANGED;
     out(r, "quantized %.2f %% (%+.2f vs float, %+.2f vs baseline) in %.2f s\n",
         100.0 * s->current, 100.0 * (s->current - s->float_score),
@@ -475,6 +494,40 @@ static qdb_status cmd_method(qdb_session *s, const char *args, qdb_session_progr
     return layer_rule(s, args, "method", "act_error", progress, user, r, e);
 }
 
+/* Back to the configuration before the last change (rules and global
+ * settings); the evaluation cache usually remembers its figures. */
+static qdb_status cmd_undo(qdb_session *s, const char *args, qdb_session_progress progress,
+                           void *user, qdb_cmd_result *r, qdb_err *e)
+{
+    if (*args)
+        return qdb_err_set(e, QDB_ERR_INVALID, "usage: undo");
+    if (s->n_undo == 0)
+        return qdb_err_set(e, QDB_ERR_INVALID, "nothing to undo");
+    struct qdb_undo_step u = s->undo[--s->n_undo]; /* ours until it is done */
+    qdb_ruleset *rs = qdb_ruleset_clone(u.rs, -1, e);
+    saved_state sv;
+    qdb_status st = rs ? save_state(s, &sv, e) : (e && e->code ? e->code : QDB_ERR_NOMEM);
+    if (st != QDB_OK) {
+        qdb_ruleset_free(rs);
+        s->undo[s->n_undo++] = u;
+        return st;
+    }
+    qdb_ruleset_free(s->rs);
+    s->rs = rs;
+    s->q->cfg = u.cfg;
+    s->baseline_known = 0; /* the global settings may be back to others */
+    out(r, "undone: %s\n", u.label);
+    st = finish_change(s, &sv, progress, user, r, e);
+    if (st != QDB_OK) { /* everything as it was, the step still to undo */
+        s->undo[s->n_undo++] = u;
+        return st;
+    }
+    /* finish_change kept the state undone from: no redo, undo goes on back */
+    qdb_ruleset_free(s->undo[--s->n_undo].rs);
+    qdb_ruleset_free(u.rs);
+    return QDB_OK;
+}
+
 static qdb_status cmd_requant(qdb_session *s, const char *args, qdb_session_progress progress,
                               void *user, qdb_cmd_result *r, qdb_err *e)
 {
@@ -536,21 +589,29 @@ static qdb_status cmd_bisect(qdb_session *s, const char *args, qdb_session_progr
     qdb_raise_mode raise = QDB_RAISE_FLOAT;
     int64_t n = PROBE_DEFAULT;
     const char *p = args;
-    int bad = 0, got_tol = 0;
-    for (char *w; (w = next_arg(&p, &bad));) {
+    /* in the order of the syntax: a number first is the tolerance, a
+     * number after the tolerance or the precision is the sample count */
+    int bad = 0, first = 1;
+    for (char *w; (w = next_arg(&p, &bad)); first = 0) {
         char *end;
         double v = strtod(w, &end);
         if (!strcmp(w, "float")) {
             raise = QDB_RAISE_FLOAT;
         } else if (!strcmp(w, "16")) {
             raise = QDB_RAISE_16BIT;
-        } else if (!got_tol && *w && !*end && v >= 0 && v <= 100 && strchr(w, '.')) {
+        } else if (first && *w && !*end && strcmp(w, "all")) {
+            if (!(v >= 0 && v <= 100)) {
+                qdb_err_set(e, QDB_ERR_INVALID,
+                            "tolerance '%s' is not in [0, 100] points (for %s samples: bisect "
+                            "0.5 %s)", w, w, w);
+                free(w);
+                return e->code;
+            }
             tol = v;
-            got_tol = 1;
         } else if (parse_probe_n(w, &n)) {
             qdb_err_set(e, QDB_ERR_INVALID,
-                        "'%s': expected a tolerance in points (with a dot: 0.5), float or 16, "
-                        "or a number of samples / all", w);
+                        "'%s': expected a tolerance in points (first), float or 16, or a number "
+                        "of samples / all", w);
             free(w);
             return e->code;
         }
@@ -828,6 +889,7 @@ static qdb_status cmd_load(qdb_session *s, const char *args, qdb_session_progres
         s->hist = saved_hist;
     } else {
         qdb_history_clear(&saved_hist);
+        qdb_session_undo_clear(s); /* another investigation */
         /* the history back through adopt, which also takes the file's
          * sweep and bisection */
         d.hist = s->hist;

@@ -55,6 +55,7 @@
     X(bits, "bits", "LAYER N", "activation bits of one layer (2-16), as a rule", 1)                  \
     X(wbits, "wbits", "LAYER N", "weight bits of one layer (2-16), as a rule", 1)                     \
     X(method, "method", "LAYER METHOD", "activation error method of one layer, as a rule", 1)          \
+    X(undo, "undo", "", "back to the rules and settings before the last change", 1)                \
     X(requant, "requant", "", "quantize and evaluate again", 1)                                         \
     X(sensitivity, "sensitivity", "[N|all]", "per-layer sweep: each layer alone, all but it (N samples, 500)", 1) \
     X(bisect, "bisect", "[TOL] [float|16] [N|all]", "find the layers that, raised, bring accuracy within TOL points", 1) \

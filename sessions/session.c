@@ -83,6 +83,7 @@ void qdb_session_free(qdb_session *s)
     qdb_graph_free(s->g);
     qdb_eval_result_free(&s->fr);
     qdb_history_clear(&s->hist);
+    qdb_session_undo_clear(s);
     if (s->have_sens)
         qdb_sensitivity_free(&s->sens);
     free(s->sens_rank);
@@ -219,6 +220,15 @@ qdb_status qdb_session_restore(qdb_session *s, qdb_ruleset *rs, const qdb_quant_
     if (st == QDB_OK)
         st = qdb_qmodel_quantize(s->q, e);
     return st;
+}
+
+void qdb_session_undo_clear(qdb_session *s)
+{
+    for (int i = 0; i < s->n_undo; i++)
+        qdb_ruleset_free(s->undo[i].rs);
+    free(s->undo);
+    s->undo = NULL;
+    s->n_undo = 0;
 }
 
 int qdb_session_find_layer(const qdb_session *s, const char *name)

@@ -13,6 +13,8 @@
 #ifndef QDB_SESSION_H
 #define QDB_SESSION_H
 
+#define QDB_UNDO_MAX 64
+
 #include "bisect.h"
 #include "dataset.h"
 #include "eval.h"
@@ -76,6 +78,14 @@ typedef struct qdb_session {
                                * (it repeats a loaded history's last) */
     char requant_label[64];   /* its history entry's label: the command that
                                * caused it ("": "requant") */
+    /* undo: the configurations before each change, newest last (owned;
+     * the oldest go beyond QDB_UNDO_MAX) */
+    struct qdb_undo_step {
+        qdb_ruleset *rs;
+        qdb_quant_config cfg;
+        char label[64];       /* the change it undoes */
+    } *undo;
+    int n_undo;
     qdb_session_ui ui;        /* the front end's state, saved with the session
                                * (the TUI keeps it up to date) */
 } qdb_session;
@@ -109,6 +119,9 @@ qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, vo
  * evaluation runs). */
 qdb_status qdb_session_restore(qdb_session *s, qdb_ruleset *rs, const qdb_quant_config *cfg,
                                qdb_err *e);
+
+/* Forget every undo step (a load replaces the investigation). */
+void qdb_session_undo_clear(qdb_session *s);
 
 /* Sensitivity sweep (sensitivity.h) on the first n samples of the
  * evaluation set (0: all). On success the result replaces the previous

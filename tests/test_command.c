@@ -711,6 +711,78 @@ static void test_layer_commands(void **state)
 
 /* ---- 7. set ---- */
 
+/* undo walks back through the changes (rules and global settings), each
+ * step's figures those of a fresh model of that configuration, labelled
+ * "undo" in the history; with nothing left it says so. */
+static void test_undo(void **state)
+{
+    (void)state;
+    sf_fixture f;
+    sf_open(&f, HEAD);
+    qdb_session *s = f.s;
+    int conv1 = sf_layer(s, "conv1");
+    const double base = s->current;
+    run_err(&f, "undo", QDB_ERR_INVALID, "nothing to undo");
+    char *t = run_ok(&f, "rule name=conv1 : act_bits=16", QDB_CMD_CHANGED);
+    free(t);
+    const double c1 = s->current;
+    t = run_ok(&f, "set activation_n_bits=4", QDB_CMD_CHANGED);
+    free(t);
+    assert_int_equal(s->q->cfg.activation_n_bits, 4);
+    /* undo the set: 8 bits again, the rule stays, the same figures */
+    int h0 = s->hist.n;
+    t = run_ok(&f, "undo", QDB_CMD_CHANGED);
+    assert_non_null(strstr(t, "undone: set activation_n_bits=4\nquantized "));
+    free(t);
+    check_history(s, h0, "undo");
+    assert_int_equal(s->q->cfg.activation_n_bits, 8);
+    assert_int_equal(s->rs->n, 1);
+    assert_int_equal(s->q->layers[conv1].act.n_bits, 16);
+    assert_float_equal(s->current, c1, 0);
+    qdb_quant_config c;
+    qdb_quant_config_init(&c);
+    assert_float_equal(s->baseline, fresh_score(&f, &c, NULL), 0);
+    /* undo the rule: no rules, the first figures */
+    t = run_ok(&f, "undo", QDB_CMD_CHANGED);
+    assert_non_null(strstr(t, "undone: rule name=conv1 : act_bits=16\n"));
+    free(t);
+    assert_int_equal(s->rs->n, 0);
+    assert_int_equal(s->q->layers[conv1].act.n_bits, 8);
+    assert_float_equal(s->current, base, 0);
+    run_err(&f, "undo", QDB_ERR_INVALID, "nothing to undo");
+    run_err(&f, "undo 2", QDB_ERR_INVALID, "usage: undo");
+    sf_free(&f);
+}
+
+/* bisect's arguments in the order of its syntax: a number first is the
+ * tolerance (with or without a dot), one after it or after the precision
+ * the number of samples. */
+static void test_bisect_args(void **state)
+{
+    (void)state;
+    sf_fixture f;
+    sf_open(&f, HEAD);
+    qdb_session *s = f.s;
+    run_err(&f, "bisect 500", QDB_ERR_INVALID, "tolerance '500' is not in [0, 100] points");
+    run_err(&f, "bisect 1 16 x", QDB_ERR_INVALID, "'x': expected");
+    run_err(&f, "bisect 1 16 0", QDB_ERR_INVALID, "'0': expected");
+    char *t = run_ok(&f, "bisect 2 16 8", 0);
+    free(t);
+    assert_int_equal(s->bis_n, 8);
+    assert_int_equal(s->bis_raise, QDB_RAISE_16BIT);
+    assert_float_equal(s->bis.target, s->bis.float_s.score - 0.02, 1e-12);
+    t = run_ok(&f, "bisect 1", 0); /* a tolerance of 1 point, not 1 sample */
+    free(t);
+    assert_true(s->bis_n > 8); /* the default, 500, or all there are */
+    assert_int_equal(s->bis_raise, QDB_RAISE_FLOAT);
+    assert_float_equal(s->bis.target, s->bis.float_s.score - 0.01, 1e-12);
+    t = run_ok(&f, "bisect float 12", 0);
+    free(t);
+    assert_int_equal(s->bis_n, 12);
+    assert_float_equal(s->bis.target, s->bis.float_s.score - 0.005, 1e-12);
+    sf_free(&f);
+}
+
 static void test_set(void **state)
 {
     (void)state;
@@ -875,6 +947,8 @@ int main(void)
         cmocka_unit_test(test_bad_rule),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_layer_commands),
+        cmocka_unit_test(test_undo),
+        cmocka_unit_test(test_bisect_args),
         cmocka_unit_test(test_set),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_unlabelled),

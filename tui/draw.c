@@ -540,8 +540,8 @@ void tui_draw(tui_state *t, const char *cmdline, int cursor)
     }
     /* the key bar, shorter on narrow terminals (? lists every key) */
     put(H - 1, 0, W, C_DIM,
-        W >= 112 ? " j/k move  Tab pane  / filter  o sort  l/w hist  b bits  m method  p plot  "
-                   "r requant  : command  ? help  q quit"
+        W >= 120 ? " j/k move  Tab pane  / filter  o sort  l/w hist  b bits  m method  p plot  "
+                   "u undo  r requant  : command  ? help  q quit"
                  : " j/k move  Tab pane  / filter  b bits  r requant  : command  ? help  q quit");
     if (t->pager)
         draw_pager(t, H, W);

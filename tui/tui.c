@@ -46,6 +46,7 @@
     X("b", "edit the selected layer's activation bits (prompt: bits LAYER N)")       \
     X("m", "edit the selected layer's error method (prompt: method LAYER M)")        \
     X("r", "re-quantize and evaluate")                                               \
+    X("u", "undo the last change of rules or settings")                              \
     X("p", "plot the selected layer (prompt: plot LAYER [png|svg|pdf] [DIR])")       \
     X("space / d", "rules pane: enable or disable / delete the selected rule")       \
     X(":", "command line (Tab completes, Up/Down history)")                         \
@@ -757,6 +758,7 @@ static void on_key(int c)
     case '/': open_prompt('/', T.filter); break;
     case ':': open_prompt(':', NULL); break;
     case 'r': run_line("requant"); break;
+    case 'u': run_line("undo"); break;
     case 's': run_line("save"); break;
     case 'b':
     case 'm':
