@@ -944,21 +944,28 @@ static qdb_status cmd_layers(qdb_session *s, const char *args, qdb_session_progr
         "w", "method", "SQNR own", "SQNR acc", "clip %");
     for (int i = 0; i < s->q->n_layers; i++) {
         const qdb_qlayer *l = &s->q->layers[i];
-        char thr[32] = "-", w[8] = "-";
-        if (l->act_active)
+        char thr[32] = "float", w[8] = "-", bits[8] = "  -";
+        if (l->act_active) {
             snprintf(thr, sizeof thr, "%c %.4g", l->act_signed ? 's' : 'u',
                      l->act_qp.method == QDB_QM_UNIFORM ? l->act_qp.max : l->act_qp.threshold);
+            snprintf(bits, sizeof bits, "%3d", act_bits_of(l));
+        }
         if (l->w_value >= 0 && l->wcfg.enabled)
             snprintf(w, sizeof w, "%d%s", l->wcfg.n_bits, l->prov[QDB_LA_W_BITS] >= 0 ? "*" : "");
         char num[16] = "   -"; /* correction layers have no number */
         int k = own_index(s, i);
         if (k >= 0)
             snprintf(num, sizeof num, "%4d", k);
-        out(r, "%s  %-40s %-14s %3d%s %9s %4s %-9s%s %8.2f %8.2f %7.3f\n", num, l->name, l->op,
-            act_bits_of(l), l->prov[QDB_LA_ACT_BITS] >= 0 ? "*" : " ", thr, w,
-            qdb_error_method_name(l->act.error_method), l->prov[QDB_LA_ACT_ERROR] >= 0 ? "*" : " ",
-            l->m.valid ? l->m.sqnr_own_db : NAN, l->m.valid ? l->m.sqnr_db : NAN,
-            l->m.valid ? 100.0 * l->m.clipped_fraction : NAN);
+        /* a layer kept in float has no quantizer, no method and no error of its own */
+        char own[16] = "       -", clip[16] = "      -";
+        if (l->m.valid && l->act_active) {
+            snprintf(own, sizeof own, "%8.2f", l->m.sqnr_own_db);
+            snprintf(clip, sizeof clip, "%7.3f", 100.0 * l->m.clipped_fraction);
+        }
+        out(r, "%s  %-40s %-14s %s%s %9s %4s %-9s%s %s %8.2f %s\n", num, l->name, l->op, bits,
+            l->prov[QDB_LA_ACT_BITS] >= 0 || l->prov[QDB_LA_ACT_QUANT] >= 0 ? "*" : " ", thr, w,
+            l->act_active ? qdb_error_method_name(l->act.error_method) : "-",
+            l->prov[QDB_LA_ACT_ERROR] >= 0 ? "*" : " ", own, l->m.valid ? l->m.sqnr_db : NAN, clip);
     }
     return QDB_OK;
 }
