@@ -991,13 +991,17 @@ static qdb_status cmd_layer(qdb_session *s, const char *args, qdb_session_progre
     else
         out(r, "layer -  %s  (%s, added by a correction: no number, rules do not select it)\n",
             l->name, l->op);
-    out(r, "activation  %d bits %s %s, error method %s%s%s\n", act_bits_of(l),
+    out(r, "activation  %d bits %s %s, error method %s%s%s%s\n", act_bits_of(l),
         qdb_quant_method_name(l->act.method), l->act_signed ? "signed" : "unsigned",
         qdb_error_method_name(l->act.error_method), l->act_active ? "" : " (kept in float)",
-        l->snc_applied ? " (shift-negative correction: 16 bits)" : "");
+        l->snc_applied ? " (shift-negative correction: 16 bits)" : "",
+        l->act.fixed_threshold > 0 ? " (a fixed threshold instead)" : "");
+    const int fixed = l->act.fixed_threshold > 0;
     for (int m = 0; m < QDB_EM_COUNT; m++)
         out(r, "  %-11s threshold %.6g%s\n", qdb_error_method_name((qdb_error_method)m),
-            l->thr_by_method[m], (int)l->act.error_method == m ? "  <- active" : "");
+            l->thr_by_method[m], !fixed && (int)l->act.error_method == m ? "  <- active" : "");
+    if (fixed)
+        out(r, "  %-11s threshold %.6g  <- active\n", "fixed", l->act.fixed_threshold);
     for (int a = 0; a < QDB_LA_COUNT; a++)
         if (l->prov[a] >= 0)
             out(r, "  %s set by rule %d\n", qdb_layer_attr_name((qdb_layer_attr)a), l->prov[a] + 1);

@@ -711,6 +711,31 @@ static void test_layer_commands(void **state)
 
 /* ---- 7. set ---- */
 
+/* A fixed threshold replaces the search, but `layer` still shows what
+ * each error method would choose, and marks the fixed one active. */
+static void test_fixed_threshold(void **state)
+{
+    (void)state;
+    sf_fixture f;
+    sf_open(&f, HEAD);
+    qdb_session *s = f.s;
+    int conv1 = sf_layer(s, "conv1");
+    double before[QDB_EM_COUNT];
+    memcpy(before, s->q->layers[conv1].thr_by_method, sizeof before);
+    char *t = run_ok(&f, "rule name=conv1 : act_threshold=0.125", QDB_CMD_CHANGED);
+    free(t);
+    const qdb_qlayer *l = &s->q->layers[conv1];
+    assert_float_equal(l->act_qp.threshold, 0.125, 0);
+    for (int m = 0; m < QDB_EM_COUNT; m++)
+        assert_float_equal(l->thr_by_method[m], before[m], 0);
+    t = run_ok(&f, "layer conv1", 0);
+    assert_non_null(strstr(t, "  fixed       threshold 0.125  <- active\n"));
+    /* the only one marked */
+    assert_ptr_equal(strstr(t, "<- active"), strstr(t, "0.125  <- active") + 7);
+    free(t);
+    sf_free(&f);
+}
+
 /* undo walks back through the changes (rules and global settings), each
  * step's figures those of a fresh model of that configuration, labelled
  * "undo" in the history; with nothing left it says so. */
@@ -947,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_bad_rule),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_layer_commands),
+        cmocka_unit_test(test_fixed_threshold),
         cmocka_unit_test(test_undo),
         cmocka_unit_test(test_bisect_args),
         cmocka_unit_test(test_set),

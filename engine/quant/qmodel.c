@@ -85,7 +85,7 @@ static qdb_status act_params(const qdb_qlayer *l, const qdb_histogram *h, int is
     out->method = a->method;
     out->n_bits = n_bits;
     out->is_signed = is_signed;
-    if (a->fixed_threshold > 0) {
+    if (a->fixed_threshold > 0 && em < 0) { /* a method asked for searches anyway */
         out->threshold = a->fixed_threshold;
         out->min = is_signed ? -a->fixed_threshold : 0;
         out->max = a->fixed_threshold;
@@ -112,7 +112,8 @@ static qdb_status act_params(const qdb_qlayer *l, const qdb_histogram *h, int is
     return qdb_select_act(h, &so, out, e);
 }
 
-/* Choose layer L's activation parameters (and every method's threshold). */
+/* Choose layer L's activation parameters, and every method's threshold
+ * (what each would choose, also when a fixed threshold is in force). */
 static qdb_status select_layer(qdb_qmodel *q, int L, qdb_err *e)
 {
     qdb_qlayer *l = &q->layers[L];
