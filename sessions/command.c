@@ -565,10 +565,11 @@ static qdb_status cmd_sensitivity(qdb_session *s, const char *args, qdb_session_
     if (st != QDB_OK)
         return st;
     const qdb_sensitivity *sv = &s->sens;
-    out(r, "sensitivity on %lld samples, %d probes; most sensitive first:\n",
-        (long long)s->sens_n, sv->evaluations);
+    out(r, "sensitivity on %lld samples, %d probes: float %.2f %%, quantized %.2f %%; every "
+           "layer, most sensitive first\n",
+        (long long)s->sens_n, sv->evaluations, 100.0 * sv->float_s.score, 100.0 * sv->quant.score);
     out(r, "%4s  %-44s %12s %12s %10s\n", "#", "layer", "only it", "all but it", "regained");
-    for (int k = 0; k < sv->n && k < 10; k++) {
+    for (int k = 0; k < sv->n; k++) {
         const qdb_sens_layer *l = &sv->layers[s->sens_rank[k]];
         int L = qdb_session_layer_of_own(s, l->index);
         out(r, "%4d  %-44s %11.2f%% %11.2f%% %+9.2f\n", l->index, L >= 0 ? s->q->layers[L].name : "?",

@@ -801,6 +801,18 @@ static void test_bisect_args(void **state)
     assert_true(s->bis_n > 8); /* the default, 500, or all there are */
     assert_int_equal(s->bis_raise, QDB_RAISE_FLOAT);
     assert_float_equal(s->bis.target, s->bis.float_s.score - 0.01, 1e-12);
+    /* sensitivity lists every layer, with the probe's float and quantized scores */
+    t = run_ok(&f, "sensitivity 8", 0);
+    assert_non_null(strstr(t, "sensitivity on 8 samples"));
+    char want[64];
+    snprintf(want, sizeof want, "float %.2f %%, quantized %.2f %%", 100.0 * s->sens.float_s.score,
+             100.0 * s->sens.quant.score);
+    assert_non_null(strstr(t, want));
+    int lines = 0;
+    for (const char *c = t; *c; c++)
+        lines += *c == '\n';
+    assert_int_equal(lines, 3 + s->sens.n); /* title, header, one per layer, summary */
+    free(t);
     t = run_ok(&f, "bisect float 12", 0);
     free(t);
     assert_int_equal(s->bis_n, 12);
