@@ -48,6 +48,13 @@ static void edit(qdb_qmodel *q, const char *rule)
     qdb_ruleset_free(rs);
 }
 
+/* A progress callback that stops the run half-way. */
+static int stop_at_half(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    return done * 2 >= total;
+}
+
 static void test_cached_equals_full(void **state)
 {
     (void)state;
@@ -107,6 +114,29 @@ static void test_cached_equals_full(void **state)
         qdb_eval_result_free(&a);
         qdb_eval_result_free(&b);
     }
+    /* a run stopped half-way drops its cuts but not what was remembered:
+     * the configuration before it comes back without running */
+    edit(q, "index=1 : act_bits=2");
+    qdb_eval_opts stop = {.batch = 16, .progress = stop_at_half};
+    qdb_eval_result ra = {0}, rb;
+    assert_int_equal(qdb_eval_cached(cache, q, d, &stop, &ra, &e), QDB_ERR_CANCELLED);
+    edit(q, edits[5]);
+    assert_int_equal(qdb_eval_cached(cache, q, d, &o, &ra, &e), QDB_OK);
+    qdb_eval_cache_stats(cache, &start, NULL, NULL);
+    assert_int_equal(start, N_LAYERS);
+    full(q, d, &rb);
+    same(&ra, &rb);
+    qdb_eval_result_free(&ra);
+    qdb_eval_result_free(&rb);
+    /* and a new configuration runs in full (no cut survived) */
+    edit(q, "index=11 : act_bits=2");
+    assert_int_equal(qdb_eval_cached(cache, q, d, &o, &ra, &e), QDB_OK);
+    qdb_eval_cache_stats(cache, &start, NULL, NULL);
+    assert_int_equal(start, 0);
+    full(q, d, &rb);
+    same(&ra, &rb);
+    qdb_eval_result_free(&ra);
+    qdb_eval_result_free(&rb);
     /* a budget too small for any cut: always full runs, same results */
     qdb_eval_cache *tiny = qdb_eval_cache_new(64, &e);
     for (int k = 0; k < 2; k++) {

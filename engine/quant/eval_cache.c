@@ -132,9 +132,10 @@ static void memo_add(qdb_eval_cache *c, const uint64_t *sig, int n_sig, const qd
     c->memo_next = (c->memo_next + 1) % MEMO_MAX;
 }
 
-static void drop_all(qdb_eval_cache *c)
+/* Everything but the remembered results: what a run fills (cuts, labels,
+ * the signatures they are for). */
+static void drop_runs(qdb_eval_cache *c)
 {
-    drop_memo(c);
     for (int i = 0; i < c->n_cuts; i++) {
         drop_cut_data(c, &c->cuts[i]);
         free(c->cuts[i].name);
@@ -156,6 +157,12 @@ static void drop_all(qdb_eval_cache *c)
     c->sig_name = NULL;
     c->n_sig = 0;
     c->used = 0;
+}
+
+static void drop_all(qdb_eval_cache *c)
+{
+    drop_memo(c);
+    drop_runs(c);
     c->d = NULL;
 }
 
@@ -714,8 +721,10 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
     c->last_nodes = g->n_nodes;
 done:
     if (st != QDB_OK) {
-        /* a partial run leaves nothing half-filled behind */
-        drop_all(c);
+        /* a partial run leaves nothing half-filled behind; the results of
+         * whole runs stay remembered (a cancelled edit, then the previous
+         * configuration again, costs nothing) */
+        drop_runs(c);
         qdb_eval_result_free(r);
     }
     if (sig_name)
