@@ -535,7 +535,11 @@ static qdb_status cmd_requant(qdb_session *s, const char *args, qdb_session_prog
     qdb_status st = save_state(s, &sv, e);
     if (st != QDB_OK)
         return st;
-    return finish_change(s, &sv, progress, user, r, e);
+    const int n_undo = s->n_undo;
+    st = finish_change(s, &sv, progress, user, r, e);
+    if (st == QDB_OK && s->n_undo > n_undo) /* nothing changed: nothing to undo */
+        qdb_ruleset_free(s->undo[--s->n_undo].rs);
+    return st;
 }
 
 /* sensitivity / bisect: the probe size argument ("all" or a count). */

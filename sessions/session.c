@@ -84,6 +84,8 @@ void qdb_session_free(qdb_session *s)
     qdb_eval_result_free(&s->fr);
     qdb_history_clear(&s->hist);
     qdb_session_undo_clear(s);
+    for (int i = 0; i < QDB_MEASURE_MEMO; i++)
+        free(s->mmemo[i].m);
     if (s->have_sens)
         qdb_sensitivity_free(&s->sens);
     free(s->sens_rank);
@@ -112,6 +114,39 @@ static double score_of(const qdb_eval_result *r)
     return r->n ? (double)r->top1 / (double)r->n : 0.0;
 }
 
+/* The figures of a network measured before (same signature, same sample
+ * count) into its layers: 1, or 0 when not remembered. */
+static int measure_recall(qdb_session *s, uint64_t sig)
+{
+    for (int i = 0; i < QDB_MEASURE_MEMO; i++) {
+        const struct qdb_measure_memo *k = &s->mmemo[i];
+        if (!k->m || k->sig != sig || k->measure_n != s->measure_n || k->n_layers != s->q->n_layers)
+            continue;
+        for (int L = 0; L < k->n_layers; L++)
+            s->q->layers[L].m = k->m[L];
+        return 1;
+    }
+    return 0;
+}
+
+/* Remember the figures just measured (the oldest entry goes; without
+ * memory, nothing is remembered). */
+static void measure_keep(qdb_session *s, uint64_t sig)
+{
+    struct qdb_measure_memo *k = &s->mmemo[s->mmemo_next];
+    qdb_layer_metrics *m = malloc((size_t)(s->q->n_layers ? s->q->n_layers : 1) * sizeof *m);
+    if (!m)
+        return;
+    free(k->m);
+    for (int L = 0; L < s->q->n_layers; L++)
+        m[L] = s->q->layers[L].m;
+    k->m = m;
+    k->sig = sig;
+    k->measure_n = s->measure_n;
+    k->n_layers = s->q->n_layers;
+    s->mmemo_next = (s->mmemo_next + 1) % QDB_MEASURE_MEMO;
+}
+
 qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, void *user,
                                qdb_err *e)
 {
@@ -129,9 +164,14 @@ qdb_status qdb_session_requant(qdb_session *s, qdb_session_progress progress, vo
         goto fail;
     pc.phase = "measuring";
     qdb_run_opts ro = {.batch = s->batch, .progress = phase_cb, .user = &pc};
-    if ((st = qdb_dataset_rewind(s->dc, e)) != QDB_OK ||
-        (st = qdb_qmodel_measure(s->q, s->dc, s->measure_n, &ro, e)) != QDB_OK)
-        goto fail;
+    const uint64_t sig = qdb_qmodel_signature(s->q);
+    if (!measure_recall(s, sig)) {
+        if ((st = qdb_dataset_rewind(s->dc, e)) != QDB_OK ||
+            (st = qdb_qmodel_measure(s->q, s->dc, s->measure_n, &ro, e)) != QDB_OK)
+            goto fail;
+        s->n_measured++;
+        measure_keep(s, sig);
+    }
     /* success: the figures advance */
     int n = s->rs->n;
     int *matches = calloc((size_t)(n ? n : 1), sizeof *matches);

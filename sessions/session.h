@@ -14,6 +14,7 @@
 #define QDB_SESSION_H
 
 #define QDB_UNDO_MAX 64
+#define QDB_MEASURE_MEMO 8
 
 #include "bisect.h"
 #include "dataset.h"
@@ -78,6 +79,16 @@ typedef struct qdb_session {
                                * (it repeats a loaded history's last) */
     char requant_label[64];   /* its history entry's label: the command that
                                * caused it ("": "requant") */
+    /* the per-layer figures of the last few simulated networks measured,
+     * by qdb_qmodel_signature: a network seen again is not measured again */
+    struct qdb_measure_memo {
+        uint64_t sig;
+        int64_t measure_n;
+        int n_layers;
+        qdb_layer_metrics *m;  /* n_layers, owned */
+    } mmemo[QDB_MEASURE_MEMO];
+    int mmemo_next;
+    int n_measured;           /* measurements run (the others recalled) */
     /* undo: the configurations before each change, newest last (owned;
      * the oldest go beyond QDB_UNDO_MAX) */
     struct qdb_undo_step {

@@ -767,13 +767,22 @@ static void test_undo(void **state)
     qdb_quant_config c;
     qdb_quant_config_init(&c);
     assert_float_equal(s->baseline, fresh_score(&f, &c, NULL), 0);
-    /* undo the rule: no rules, the first figures */
+    /* undo the rule: no rules, the first figures; that network's per-layer
+     * figures are remembered, not measured again */
+    qdb_layer_metrics m0 = s->q->layers[conv1].m;
+    int measured = s->n_measured;
     t = run_ok(&f, "undo", QDB_CMD_CHANGED);
     assert_non_null(strstr(t, "undone: rule name=conv1 : act_bits=16\n"));
     free(t);
     assert_int_equal(s->rs->n, 0);
     assert_int_equal(s->q->layers[conv1].act.n_bits, 8);
     assert_float_equal(s->current, base, 0);
+    assert_int_equal(s->n_measured, measured);
+    assert_true(s->q->layers[conv1].m.valid);
+    assert_true(s->q->layers[conv1].m.sqnr_own_db != m0.sqnr_own_db); /* 8 bits again, not 16 */
+    t = run_ok(&f, "requant", QDB_CMD_CHANGED); /* the same network: recalled again */
+    free(t);
+    assert_int_equal(s->n_measured, measured);
     run_err(&f, "undo", QDB_ERR_INVALID, "nothing to undo");
     run_err(&f, "undo 2", QDB_ERR_INVALID, "usage: undo");
     sf_free(&f);

@@ -252,6 +252,19 @@ static uint64_t input_sig(const qdb_qmodel *q, const qdb_graph *g)
     return h;
 }
 
+uint64_t qdb_qmodel_signature(const qdb_qmodel *q)
+{
+    const qdb_graph *g = q->gq;
+    if (!g)
+        return 0;
+    uint64_t h = input_sig(q, g);
+    for (int i = 0; i < g->n_nodes; i++) {
+        uint64_t s = node_sig(q, g, i);
+        h = fnv(h, &s, sizeof s);
+    }
+    return h;
+}
+
 /* ---- cuts: values through which every path to the outputs passes ---- */
 
 static int find_cuts(const qdb_graph *g, int **pos_out, int **val_out, int *n_out)
@@ -511,6 +524,7 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
         return qdb_err_set(e, QDB_ERR_INVALID, "the model is not quantized yet");
     const qdb_graph *g = q->gq;
     qdb_status st = qdb_eval_check_fit(g, d, e);
+    int memo_stopped = 0; /* stopped at a remembered result: nothing ran */
     if (st != QDB_OK)
         return st;
     int batch = o && o->batch > 0 ? o->batch : 64;
@@ -552,8 +566,13 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
      * those of the last configuration run) */
     if (memo_find(c, sig, n_sig, r)) {
         c->last_start = c->last_nodes = g->n_nodes;
-        if (o && o->progress) /* a progress bar still ends full */
-            o->progress(o->user, r->n, r->n);
+        /* a progress bar still ends full; a stop asked for then is obeyed
+         * as for a run (the result is not taken) */
+        if (o && o->progress && o->progress(o->user, r->n, r->n)) {
+            st = qdb_err_set(e, QDB_ERR_CANCELLED, "evaluation cancelled after %lld samples",
+                             (long long)r->n);
+            memo_stopped = 1; /* nothing ran: the cuts stay */
+        }
         goto done;
     }
     int first = 0; /* signature index of the first difference; n_sig: none */
@@ -724,7 +743,8 @@ done:
         /* a partial run leaves nothing half-filled behind; the results of
          * whole runs stay remembered (a cancelled edit, then the previous
          * configuration again, costs nothing) */
-        drop_runs(c);
+        if (!memo_stopped)
+            drop_runs(c);
         qdb_eval_result_free(r);
     }
     if (sig_name)

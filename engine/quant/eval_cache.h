@@ -35,4 +35,8 @@ qdb_status qdb_eval_cached(qdb_eval_cache *c, qdb_qmodel *q, qdb_dataset *d, con
  * run) of how many, and the bytes cached. */
 void qdb_eval_cache_stats(const qdb_eval_cache *c, int *start_node, int *n_nodes, size_t *bytes);
 
+/* One number for q's simulated network as it is now (the signatures the
+ * cache compares, combined): equal numbers, the same network. */
+uint64_t qdb_qmodel_signature(const qdb_qmodel *q);
+
 #endif
