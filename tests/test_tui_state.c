@@ -518,6 +518,32 @@ static void test_view_free(void **state)
     sf_free(&f);
 }
 
+/* PyTorch's repeated module names go; other names stay as they are. */
+static void test_short_name(void **state)
+{
+    (void)state;
+    char b[64];
+    tui_short_name("/blocks/blocks.0/block/block.3/Conv", b, sizeof b);
+    assert_string_equal(b, "blocks.0/block.3/Conv");
+    tui_short_name("/stem/stem.0/Conv", b, sizeof b);
+    assert_string_equal(b, "stem.0/Conv");
+    tui_short_name("/features/features.11/Conv", b, sizeof b);
+    assert_string_equal(b, "features.11/Conv");
+    /* a child named like its parent but not with ".N" stays */
+    tui_short_name("/fc/fcx/Gemm", b, sizeof b);
+    assert_string_equal(b, "fc/fcx/Gemm");
+    tui_short_name("conv1", b, sizeof b);
+    assert_string_equal(b, "conv1");
+    tui_short_name("input", b, sizeof b);
+    assert_string_equal(b, "input");
+    tui_short_name("/", b, sizeof b);
+    assert_string_equal(b, "/");
+    tui_short_name("/a/a.1/a.1.x", b, sizeof b);
+    assert_string_equal(b, "a.1.x"); /* each step extends the last */
+    tui_short_name("/blocks/blocks.0/Add", b, 8); /* cut to fit */
+    assert_string_equal(b, "blocks.");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_view_unprepared),
         cmocka_unit_test(test_reorder),
         cmocka_unit_test(test_worst_sqnr),
+        cmocka_unit_test(test_short_name),
         cmocka_unit_test(test_view_free),
     };
     return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);

@@ -207,9 +207,17 @@ static void draw_layers(tui_state *t, int y, int x, int h, int w)
         char num[16] = "-"; /* correction layers have no number */
         if (l->own >= 0)
             snprintf(num, sizeof num, "%d", l->own);
-        /* long names keep their end, the part that tells layers apart */
-        size_t ln = strlen(l->name);
-        const char *nm = (int)ln > nw ? l->name + ln - (size_t)nw : l->name;
+        /* long names lose PyTorch's repeated module names, then keep their
+         * end, the part that tells layers apart */
+        char shortened[256];
+        const char *nm = l->name;
+        if ((int)strlen(nm) > nw) {
+            tui_short_name(l->name, shortened, sizeof shortened);
+            nm = shortened;
+        }
+        size_t ln = strlen(nm);
+        if ((int)ln > nw)
+            nm += ln - (size_t)nw;
         if (compact)
             snprintf(buf, sizeof buf, "%4s %-*.*s %-12.12s %4s %9s %3s %-6s %6s %s", num,
                      nw, nw, nm, l->op, bits, thr, wb, meth, own, is_worst ? "!" : l->any_rule ? "*" : "");

@@ -2,6 +2,7 @@
  * displayed order of the layer table (sort and filter) and which layers
  * count as the worst. Unit-tested without a terminal. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -86,3 +87,32 @@ double tui_worst_sqnr(const view *v)
     return lo[2];
 }
 
+
+void tui_short_name(const char *name, char *out, size_t n)
+{
+    if (!n)
+        return;
+    size_t k = 0;
+    const char *p = name;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (!len)
+            break;
+        /* the next segment: this one followed by '.' */
+        const char *next = end ? end + 1 : NULL;
+        int repeated = next && !strncmp(next, p, len) && next[len] == '.';
+        if (!repeated) {
+            if (k && k + 1 < n)
+                out[k++] = '/';
+            for (size_t i = 0; i < len && k + 1 < n; i++)
+                out[k++] = p[i];
+        }
+        p += len;
+    }
+    out[k] = '\0';
+    if (!k) /* nothing but slashes: as it is */
+        snprintf(out, n, "%s", name);
+}

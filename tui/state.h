@@ -66,4 +66,10 @@ int tui_selected_layer(const tui_state *t);
  * the worst (the third lowest; every one with fewer than three). */
 double tui_worst_sqnr(const view *v);
 
+/* A layer name shortened for a narrow column: PyTorch's exports repeat
+ * each module's name before its child's ("/blocks/blocks.0/block/block.3/
+ * Conv"); a segment the next one extends with ".N" goes, and the leading
+ * '/': "blocks.0/block.3/Conv". Other names are copied. */
+void tui_short_name(const char *name, char *out, size_t n);
+
 #endif
