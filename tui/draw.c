@@ -426,18 +426,18 @@ static void draw_rules(tui_state *t, int y, int x, int h, int w)
 {
     box_title(y, x, h, w, "Rules (space toggles, d deletes)", t->pane == PANE_RULES);
     if (!t->v.n_rules) {
-        put(y + 1, x + 1, w - 2, C_DIM, "no rules: type  :rule type=Sigmoid : act_bits=16");
+        put(y + 1, x + 1, w - 2, C_DIM, "no rules: type  :rule type=Conv : act_bits=16");
         return;
     }
     for (int i = 0; i < t->v.n_rules && i < h - 2; i++) {
-        char buf[512], fig[64] = "";
+        /* the figures first, in line, so that a long rule loses only its end */
+        char buf[512], lay[16] = "", con[16] = "";
         if (t->v.rule_matches[i] >= 0)
-            snprintf(fig, sizeof fig, "%d layer%s", t->v.rule_matches[i],
-                     t->v.rule_matches[i] == 1 ? "" : "s");
+            snprintf(lay, sizeof lay, "%d lay.", t->v.rule_matches[i]);
         if (!isnan(t->v.rule_contrib[i]))
-            snprintf(fig + strlen(fig), sizeof fig - strlen(fig), " %+.2f", 100.0 * t->v.rule_contrib[i]);
-        snprintf(buf, sizeof buf, "%d %s %s  %s", i + 1, t->v.rule_on[i] ? "[x]" : "[ ]",
-                 t->v.rule_text[i], fig);
+            snprintf(con, sizeof con, "%+.2f", 100.0 * t->v.rule_contrib[i]);
+        snprintf(buf, sizeof buf, "%d %s %6s %7s  %s", i + 1, t->v.rule_on[i] ? "[x]" : "[ ]", con,
+                 lay, t->v.rule_text[i]);
         tui_color c = t->pane == PANE_RULES && i == t->rule_sel ? C_SELECTED
                       : t->v.rule_on[i]                           ? C_NORMAL
                                                                    : C_DIM;
