@@ -255,9 +255,16 @@ int cmd_bisect(int argc, char **argv)
     } else if (!b.n_culprits) {
         printf("result     already within the tolerance: no culprit\n");
     } else {
-        printf("result     %d culprit%s; with %s raised: %.2f %%\n", b.n_culprits,
-               b.n_culprits == 1 ? "" : "s", b.n_culprits == 1 ? "it" : "them",
-               100.0 * b.final.score);
+        if (bo.mode == QDB_BISECT_PREFIX) /* a run of layers, not each one needed */
+            printf("result     the %s %d layer%s (a contiguous run: not each one a culprit; "
+                   "--mode ddmin finds a minimal set); with %s raised: %.2f %%\n",
+                   b.n_culprits == 1 ? "one" : "run of", b.n_culprits,
+                   b.n_culprits == 1 ? "" : "s", b.n_culprits == 1 ? "it" : "them",
+                   100.0 * b.final.score);
+        else
+            printf("result     %d culprit%s; with %s raised: %.2f %%\n", b.n_culprits,
+                   b.n_culprits == 1 ? "" : "s", b.n_culprits == 1 ? "it" : "them",
+                   100.0 * b.final.score);
         for (int i = 0; i < b.n_culprits; i++)
             printf("  %4d  %-44s %-18s alone: %.2f %% (%+.2f)\n", b.culprits[i],
                    qdb_qmodel_own_layer(s.q, b.culprits[i])->name,
