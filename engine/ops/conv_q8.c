@@ -232,22 +232,9 @@ static QDB_INLINE uint32_t code_of(float v, float inv, float off)
     return (uint32_t)(int32_t)u;
 }
 
-/* One row of n positions of four channels (rows r[0..3]) into words. */
-QDB_MULTIVERSION static int pack_row4(const float *r0, const float *r1, const float *r2,
-                                      const float *r3, int64_t n, float inv, float off,
-                                      uint32_t *dst)
-{
-    int nan = 0;
-    for (int64_t i = 0; i < n; i++) {
-        dst[i] = code_of(r0[i], inv, off) | code_of(r1[i], inv, off) << 8 |
-                 code_of(r2[i], inv, off) << 16 | code_of(r3[i], inv, off) << 24;
-        nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]) | (r2[i] != r2[i]) | (r3[i] != r3[i]);
-    }
-    return nan;
-}
-
 #ifdef Q8_HAVE_VNNI
-/* pack_row4 (same codes) with AVX-512 */
+/* One row of n positions of four channels (rows r0..r3) into words, each
+ * value's code as code_of gives it; returns 1 on a NaN. */
 __attribute__((target("avx512f"))) static int pack_row4_avx512(const float *r0, const float *r1,
                                                                const float *r2, const float *r3,
                                                                int64_t n, float inv, float off,
@@ -272,7 +259,6 @@ __attribute__((target("avx512f"))) static int pack_row4_avx512(const float *r0, 
     }
     return nan != 0;
 }
-#endif
 
 /* Codes of image x, one plane of words per four channels; the padding
  * and channels past C hold the code of 0 (`zeros`: a plane of 0s).
@@ -301,17 +287,12 @@ static int pack_input(const qdb_conv_q8 *p, const q8_geo *g, const float *x, uin
             const float *r[4];
             for (int64_t j = 0; j < 4; j++) /* a last, partial group reads zeros */
                 r[j] = c0 + j < p->c ? src + j * cs : zeros;
-#ifdef Q8_HAVE_VNNI
-            if (qdb_conv_q8_isa()) {
-                nan |= pack_row4_avx512(r[0], r[1], r[2], r[3], len, inv, off, dst);
-                continue;
-            }
-#endif
-            nan |= pack_row4(r[0], r[1], r[2], r[3], len, inv, off, dst);
+            nan |= pack_row4_avx512(r[0], r[1], r[2], r[3], len, inv, off, dst);
         }
     }
     return nan;
 }
+#endif
 
 /* The arguments of one block of Q8_MR output channels. */
 typedef struct q8_block {
