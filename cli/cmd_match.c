@@ -44,6 +44,10 @@ int cmd_match(int argc, char **argv)
                     free(t);
                     continue;
                 }
+                free(t);
+                /* the filter's own error (the columns are the same) */
+                cli_error("filter '%s': %s", argv[i], fe.msg);
+                goto out;
             }
             free(t);
             if (qdb_ruleset_add_text(rs, argv[i], &e) != QDB_OK) {

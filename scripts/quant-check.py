@@ -217,6 +217,10 @@ m = subprocess.run([QDB, "match", "models/demo_mbv2.onnx", "all", "name=/Concat"
 if m.returncode != 0 or "filter 1: all\n" not in m.stdout or "27 of 27 layers" not in m.stdout or \
         "filter 2: name=/Concat\n" not in m.stdout or "1 of 27 layers" not in m.stdout:
     fail("qdb match (filters): exit %d, %r %r" % (m.returncode, m.stdout, m.stderr))
+m = subprocess.run([QDB, "match", "models/demo_mbv2.onnx", "type=Sigmod"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+if m.returncode != 2 or "unknown op type 'Sigmod' (did you mean 'Sigmoid'?)" not in m.stderr:
+    fail("qdb match (bad filter): exit %d, %r" % (m.returncode, m.stderr))
 
 # Culprits: a 2-bit-weight layer made on purpose; bisect names it and writes its rule,
 # sensitivity ranks it first (probe of 500 test images)

@@ -314,11 +314,10 @@ static qdb_status cmd_match(qdb_session *s, const char *args, qdb_session_progre
         qdb_err fe = {0};
         rule = qdb_rule_parse(t, &fe);
         free(t);
-        if (!rule) {
-            /* report the error of the text as typed */
-            if (!(rule = qdb_rule_parse(args, e)))
-                return e->code;
-        }
+        if (!rule && !strchr(args, ':')) /* the filter's own error (the same columns) */
+            return qdb_err_set(e, fe.code, "%s", fe.msg);
+        if (!rule && !(rule = qdb_rule_parse(args, e))) /* the error of the text as typed */
+            return e->code;
     }
     int n = count_matches(s, rule, r);
     const char *hint = n ? NULL : qdb_rule_hint(rule, s->q);

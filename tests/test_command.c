@@ -941,6 +941,9 @@ static void test_match(void **state)
     free(t);
     run_err(&f, "match", QDB_ERR_INVALID, "match: give a rule or a filter");
     run_err(&f, "match type=", QDB_ERR_INVALID, "rule");
+    /* a filter alone is reported as a filter, not as a rule missing ':' */
+    run_err(&f, "match tpye=Conv", QDB_ERR_INVALID, "unknown filter key 'tpye' (did you mean 'type'?)");
+    run_err(&f, "match name~\"(\"", QDB_ERR_INVALID, "bad regular expression");
     same_as(s, &before, 0);
     assert_int_equal(s->q->layers[sf_layer(s, "conv1")].act.n_bits, 8);
     sf_free(&f);
